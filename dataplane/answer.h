@@ -1,0 +1,31 @@
+/* The answer engine: one DNS query in, one response out. No I/O, no allocation, no lock. */
+#ifndef PHAROS_ANSWER_H
+#define PHAROS_ANSWER_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "snapshot.h"
+
+#define ANSWER_UDP_MAX_DEFAULT	1232	/* our EDNS payload size (DNS flag day 2020) */
+
+enum answer_proto { ANSWER_UDP = 0, ANSWER_TCP = 1 };
+
+/* What happened, for the caller's counters. */
+struct answer_info {
+	uint8_t rcode;		/* final RCODE (low 4 bits; BADVERS reported as 16) */
+	uint8_t tc;		/* 1 if truncated */
+	uint8_t dropped;	/* 1 if no response must be sent */
+};
+
+/*
+ * Answer one query. q/qlen: the DNS message as received. out/outcap: response buffer;
+ * outcap >= 512 for UDP, >= 65535 for TCP. out may be equal to q (in-place answering):
+ * everything needed from the query is read before the first byte is written.
+ * snap may be NULL (nothing loaded: every name is REFUSED).
+ * Returns the response length, or 0 when nothing must be sent (info->dropped = 1:
+ * a response (QR=1) or fewer than 12 bytes).
+ */
+size_t answer_query(const struct snapshot *snap, const uint8_t *q, size_t qlen, uint8_t *out,
+		    size_t outcap, enum answer_proto proto, struct answer_info *info);
+
+#endif

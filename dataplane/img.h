@@ -1,0 +1,66 @@
+/* Zone image reader: map, verify every offset, look names and RRsets up (doc/zone-image.md). */
+#ifndef PHAROS_IMG_H
+#define PHAROS_IMG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "pharos/image.h"
+
+/* A verified image. All pointers point into the mapping; nothing here is writable. */
+struct img {
+	const uint8_t *base;
+	size_t size;
+	const struct img_header *hdr;
+	const struct img_name *names;
+	const struct img_slot *slots;
+	const struct img_rrset *rrsets;
+	uint32_t name_count;
+	uint32_t rrset_count;
+	uint32_t slot_mask;		/* hash_slots - 1 */
+	const uint8_t *origin;		/* apex wire name, lowercased */
+	uint8_t origin_len;
+	uint8_t origin_labels;
+	int owned;			/* 1: munmap/free base on close */
+};
+
+/*
+ * Check an image in memory: magic, version, sizes, checksum, then every section, index,
+ * offset, name and rdata length. On failure writes "what is wrong and where" to err.
+ * Returns 0 or a negative pharos_err (EMAGIC, EVERSION, ESIZE, ECHECKSUM, ERANGE).
+ */
+int img_verify(const uint8_t *base, size_t size, char *err, size_t errlen);
+
+/* mmap a file read-only, verify it, return a new struct img (owned mapping). */
+int img_open_file(const char *path, struct img **out, char *err, size_t errlen);
+
+/* Wrap a verified buffer; with own = 1, img_close() frees it with free(). */
+int img_open_mem(const uint8_t *base, size_t size, int own, struct img **out, char *err,
+		 size_t errlen);
+
+/* Unmap / free. NULL is fine. */
+void img_close(struct img *img);
+
+/* Exact lookup of a lowercased wire name; hash = img_hash(name, len). NULL if absent. */
+const struct img_name *img_find(const struct img *img, const uint8_t *name, size_t len,
+				uint32_t hash);
+
+/* RRset of a type at a name, NULL if none. */
+const struct img_rrset *img_rrset(const struct img *img, const struct img_name *n,
+				  uint16_t type);
+
+static inline const uint8_t *img_name_wire(const struct img *img, const struct img_name *n)
+{
+	return img->base + n->name_off;
+}
+
+static inline const struct img_name *img_name_at(const struct img *img, uint32_t idx)
+{
+	return idx < img->name_count ? &img->names[idx] : NULL;
+}
+
+static inline const uint8_t *img_rdata(const struct img *img, const struct img_rrset *rs)
+{
+	return img->base + rs->rdata_off;
+}
+
+#endif

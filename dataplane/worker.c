@@ -1,0 +1,1 @@
+int pharos_placeholder_worker;

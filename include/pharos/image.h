@@ -1,0 +1,110 @@
+/* Zone image v1: the on-disk, position-independent form of one zone (doc/zone-image.md). */
+#ifndef PHAROS_IMAGE_H
+#define PHAROS_IMAGE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <assert.h>
+
+/*
+ * Layout: struct img_header at offset 0, then sections, each 8-byte aligned, located by
+ * the header's section table. All integers are little-endian (the host order of every
+ * platform we run on; a big-endian host refuses images). DNS data inside DATA is in wire
+ * form (network order). Every offset is relative to the start of the file.
+ *
+ * The checksum is zlib's CRC-32 of bytes [IMG_CSUM_START, file_size).
+ */
+#define IMG_MAGIC	"PHRSZIM1"	/* 8 bytes, no terminator in the file */
+#define IMG_VERSION	1u
+#define IMG_CSUM_START	32u
+#define IMG_NONE	UINT32_MAX	/* "no index" in any u32 index field */
+#define IMG_ALIGN	8u
+
+enum img_section_id {
+	IMG_SEC_NAMES = 0,	/* struct img_name[name_count], canonical order (RFC 4034 6.1) */
+	IMG_SEC_HASH,		/* struct img_slot[hash_slots], open addressing, linear probe */
+	IMG_SEC_RRSETS,		/* struct img_rrset[rrset_count], grouped by owner */
+	IMG_SEC_DATA,		/* bytes: owner names, rdata */
+	IMG_SEC_PREBUILT,	/* bytes: pre-rendered answer blocks (may be empty) */
+	IMG_SEC_NSEC3,		/* reserved for NSEC3 hashes (empty in v1) */
+	IMG_SEC_COUNT_ = 8	/* table size; unused entries are zero */
+};
+
+struct img_section {
+	uint32_t off;		/* from file start, IMG_ALIGN aligned; 0 with len 0 = absent */
+	uint32_t len;		/* bytes */
+};
+
+struct img_header {
+	char     magic[8];		/* IMG_MAGIC */
+	uint32_t version;		/* IMG_VERSION */
+	uint32_t header_size;		/* sizeof(struct img_header) */
+	uint64_t file_size;		/* total bytes, must equal the mapped size */
+	uint32_t checksum;		/* CRC-32 of [IMG_CSUM_START, file_size) */
+	uint32_t flags;			/* reserved, 0 */
+	/* --- covered by the checksum from here --- */
+	uint32_t serial;		/* SOA serial */
+	uint32_t name_count;
+	uint32_t rrset_count;
+	uint32_t hash_slots;		/* power of two, > name_count */
+	uint32_t origin_name;		/* index of the apex in NAMES (always 0) */
+	uint32_t soa_rrset;		/* index of the apex SOA in RRSETS */
+	uint32_t compiled_at;		/* unix time of compilation, informational */
+	uint32_t reserved[1];
+	struct img_section sec[IMG_SEC_COUNT_];
+};
+
+enum img_name_flags {
+	IMG_NAME_APEX	  = 1u << 0,	/* the zone origin */
+	IMG_NAME_DELEG	  = 1u << 1,	/* NS below the apex: a zone cut */
+	IMG_NAME_UNDER_CUT = 1u << 2,	/* strictly below a zone cut (glue or occluded) */
+	IMG_NAME_WILDCARD = 1u << 3,	/* first label is '*' */
+	IMG_NAME_ENT	  = 1u << 4,	/* empty non-terminal: no RRsets */
+	IMG_NAME_CNAME	  = 1u << 5,	/* has a CNAME RRset */
+};
+
+struct img_name {
+	uint32_t name_off;	/* file offset (inside DATA) of the wire name, lowercased */
+	uint8_t  name_len;	/* wire length incl. root label, 1..255 */
+	uint8_t  labels;	/* label count, root excluded */
+	uint16_t flags;		/* enum img_name_flags */
+	uint32_t parent;	/* index of the name one label up; IMG_NONE for the apex */
+	uint32_t wildcard;	/* index of "*.<this name>" or IMG_NONE */
+	uint32_t rrset_first;	/* index into RRSETS */
+	uint16_t rrset_count;	/* 0 for ENT */
+	uint16_t reserved;
+	uint32_t hash;		/* img_hash() of the lowercased wire name */
+};
+
+struct img_slot {
+	uint32_t hash;		/* copy of the name's hash, to skip most memcmp */
+	uint32_t name;		/* index into NAMES, IMG_NONE = empty slot */
+};
+
+struct img_rrset {
+	uint16_t type;		/* RR type; RRSIGs are stored as their own RRset (type 46) */
+	uint16_t count;		/* RRs in the set, >= 1 */
+	uint32_t ttl;		/* RFC 2181 5.2: one TTL per RRset (the lowest seen) */
+	uint32_t rdata_off;	/* file offset of count x { u16 rdlen (network order), rdata } */
+	uint32_t rdata_len;	/* total bytes of that run */
+	uint32_t pre_off;	/* file offset of a pre-rendered answer block, 0 = none */
+	uint32_t pre_len;
+	uint16_t pre_an, pre_ns, pre_ar;	/* section counts of the block */
+	uint16_t reserved;
+};
+
+static_assert(sizeof(struct img_header) == 128, "img_header layout");
+static_assert(sizeof(struct img_name) == 28, "img_name layout");
+static_assert(sizeof(struct img_slot) == 8, "img_slot layout");
+static_assert(sizeof(struct img_rrset) == 32, "img_rrset layout");
+
+/* FNV-1a (32-bit) over a lowercased wire name: compiler and reader must agree. */
+static inline uint32_t img_hash(const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ name[i]) * 16777619u;
+	return h;
+}
+
+#endif
