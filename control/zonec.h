@@ -1,0 +1,47 @@
+/* Zone compiler: zone file (ldns) -> checked zone -> image v1 bytes -> file (atomic). */
+#ifndef PHAROS_ZONEC_H
+#define PHAROS_ZONEC_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+enum zonec_severity { ZONEC_WARNING = 1, ZONEC_ERROR = 2 };
+
+/*
+ * Diagnostics sink: called once per finding with the file and line it is about
+ * (line 0 = the whole file). The text is "what", without "file:line:" (the caller
+ * formats as "file:line: error: what").
+ */
+typedef void (*zonec_report_fn)(void *ctx, enum zonec_severity sev, const char *file,
+				int line, const char *what);
+
+/* Print findings to stderr as "file:line: warning|error: what". ctx unused. */
+void zonec_report_stderr(void *ctx, enum zonec_severity sev, const char *file, int line,
+			 const char *what);
+
+struct zonec_zone;	/* a parsed, checked zone (opaque) */
+
+/*
+ * Parse and check a zone file. origin: text form ("example.com" or "example.com.").
+ * Reports every finding through report(ctx, ...). Returns 0 and *out, or a negative
+ * pharos_err when the zone cannot be served (syntax error, no SOA at the apex...).
+ */
+int zonec_load(const char *file, const char *origin, zonec_report_fn report, void *ctx,
+	       struct zonec_zone **out);
+
+/* Serial of a loaded zone. */
+uint32_t zonec_serial(const struct zonec_zone *z);
+
+/* Image v1 of a loaded zone, malloc'd; caller frees *img. */
+int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len);
+
+/* Write bytes to path atomically: temp file in the same directory, fsync, rename. */
+int zonec_write_file(const char *path, const uint8_t *buf, size_t len);
+
+void zonec_free(struct zonec_zone *z);
+
+/* load + build + write in one call. *serial (may be NULL) gets the SOA serial. */
+int zonec_compile_file(const char *file, const char *origin, const char *out_path,
+		       zonec_report_fn report, void *ctx, uint32_t *serial);
+
+#endif
