@@ -25,6 +25,9 @@ struct answer_info {
  * Returns the response length, or 0 when nothing must be sent (info->dropped = 1:
  * a response (QR=1) or fewer than 12 bytes).
  */
+/* Our EDNS UDP payload size (default 1232, at least 512). Set once at start-up. */
+void answer_set_udp_max(uint16_t size);
+
 size_t answer_query(const struct snapshot *snap, const uint8_t *q, size_t qlen, uint8_t *out,
 		    size_t outcap, enum answer_proto proto, struct answer_info *info);
 
