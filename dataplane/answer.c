@@ -110,15 +110,21 @@ static int parse_query(const uint8_t *p, size_t len, struct query *q)
 	q->qclass = dns_get16(p + off + 2);
 	q->have_question = 1;
 	dname_lower_copy(q->lname, q->qname, q->qname_len);
-	if (parse_records(p, len, off + 4, q) < 0)
+	if (parse_records(p, len, off + 4, q) < 0) {
+		q->edns = 0;		/* a broken OPT is not echoed (as Knot) */
 		return DNS_R_FORMERR;
+	}
 	uint8_t opcode = (p[2] >> 3) & 0xF;
+	if (opcode == DNS_OP_NOTIFY)
+		return DNS_R_NOTAUTH;	/* not a secondary here yet: as Knot for a non-slave zone */
 	if (opcode != DNS_OP_QUERY)
-		return opcode == DNS_OP_NOTIFY ? DNS_R_REFUSED : DNS_R_NOTIMP;
+		return DNS_R_NOTIMP;
 	if (q->edns && q->edns_version != 0)
 		return DNS_R_BADVERS;
 	if (q->qclass != DNS_C_IN)
 		return DNS_R_REFUSED;
+	if (q->qtype == 0)
+		return DNS_R_NOTIMP;	/* as Knot */
 	return -1;
 }
 
