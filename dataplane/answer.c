@@ -303,12 +303,11 @@ static enum solve_state solve_cname(struct solve *s, const struct img_name *node
 	uint16_t rdlen = dns_get16(rd);
 	size_t tlen = 0;
 
-	if (put_set(s, RENDER_AN, s->owner, s->owner_len, cname, cname->ttl) < 0)
-		return S_DONE;
 	for (unsigned i = 0; i < s->hops; i++)
 		if (s->seen[i] == node)
 			return S_DONE;		/* loop: stop with what we have */
-	if (s->hops >= CNAME_HOPS_MAX)
+	if (s->hops >= CNAME_HOPS_MAX ||
+	    put_set(s, RENDER_AN, s->owner, s->owner_len, cname, cname->ttl) < 0)
 		return S_DONE;
 	s->seen[s->hops++] = node;
 	while (tlen < rdlen && rd[2 + tlen])

@@ -337,7 +337,7 @@ Test(answer, refused_formerr_notimp_drop)
 	qlen = make_query("www.example.com.", LDNS_RR_TYPE_A, -1, q);
 	q[2] = (uint8_t)((q[2] & 0x87) | (5 << 3));	/* opcode UPDATE */
 	r = run(q, qlen, ANSWER_UDP, &info);
-	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMP);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTIMPL);
 	ldns_pkt_free(r);
 
 	qlen = make_query("www.example.com.", LDNS_RR_TYPE_A, -1, q);
