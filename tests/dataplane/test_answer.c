@@ -369,3 +369,28 @@ Test(answer, nothing_loaded_is_refused)
 	cr_assert_gt(answer_query(NULL, q, qlen, out, sizeof(out), ANSWER_UDP, &info), 0);
 	cr_assert_eq(info.rcode, LDNS_RCODE_REFUSED);
 }
+
+Test(answer, mutated_queries_never_break_the_engine)
+{
+	static const char *const names[] = { "www.example.com.", "a.b.wild.example.com.",
+					     "x.sub.example.com.", "chain.example.com." };
+	uint8_t base[512], q[600], out[1232];
+	struct answer_info info;
+
+	srand(7);
+	for (int i = 0; i < 200000; i++) {
+		size_t len = make_query(names[i % 4], LDNS_RR_TYPE_A, (i & 1) ? 1232 : -1, base);
+		memcpy(q, base, len);
+		for (int k = 0, n = 1 + rand() % 4; k < n; k++)
+			q[rand() % len] = (uint8_t)rand();
+		if (i % 7 == 0)		/* also cut or extend */
+			len = (size_t)(rand() % (int)(len + 40));
+		size_t n = answer_query(snap, q, len, out, sizeof(out), ANSWER_UDP, &info);
+		cr_assert_leq(n, sizeof(out));
+		if (n == 0)
+			continue;
+		ldns_pkt *r = NULL;
+		cr_assert_eq(ldns_wire2pkt(&r, out, n), LDNS_STATUS_OK, "query %d: response parses", i);
+		ldns_pkt_free(r);
+	}
+}
