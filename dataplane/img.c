@@ -1,1 +1,591 @@
-int pharos_placeholder_img;
+/* Zone image reader: verify an untrusted image completely, then look names and RRsets up. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <zlib.h>
+#include "pharos/err.h"
+#include "dname.h"
+#include "img.h"
+
+#define OWN_FREE	1	/* img->owned: free(base) on close */
+#define OWN_MAP		2	/* img->owned: munmap(base, size) on close */
+#define T_NS		2
+#define T_CNAME		5
+#define T_SOA		6
+#define SOA_FIXED	20	/* serial refresh retry expire minimum */
+#define NAME_FLAGS	(IMG_NAME_APEX | IMG_NAME_DELEG | IMG_NAME_UNDER_CUT | \
+			 IMG_NAME_WILDCARD | IMG_NAME_ENT | IMG_NAME_CNAME)
+
+/* Verification state: the image, where the error text goes, and the checked sections. */
+struct vctx {
+	const uint8_t *base;
+	size_t size;
+	const struct img_header *h;
+	const struct img_name *names;
+	const struct img_slot *slots;
+	const struct img_rrset *rrsets;
+	uint64_t data_lo, data_hi;	/* DATA section [lo, hi) */
+	uint64_t pre_lo, pre_hi;	/* PREBUILT section [lo, hi) */
+	uint64_t rdata_end;		/* end of the previous RRset's rdata run */
+	char *err;
+	size_t errlen;
+};
+
+static int vfail(struct vctx *v, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int vfail(struct vctx *v, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->err && v->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(v->err, v->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* [off, off + len) inside [lo, hi), without overflow. */
+static int in_range(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	return off >= lo && off <= hi && len <= hi - off;
+}
+
+/* ---------------- header and sections ---------------- */
+
+static int check_header(struct vctx *v)
+{
+	const struct img_header *h = v->h;
+
+	if (memcmp(h->magic, IMG_MAGIC, sizeof(h->magic)) != 0)
+		return vfail(v, PHAROS_EMAGIC, "bad magic (not a Pharos zone image)");
+	if (h->version != IMG_VERSION)
+		return vfail(v, PHAROS_EVERSION, "image version %u, this reader knows %u",
+			     h->version, IMG_VERSION);
+	if (h->flags != 0)
+		return vfail(v, PHAROS_EVERSION, "unknown header flags 0x%x", h->flags);
+	if (h->header_size != sizeof(*h))
+		return vfail(v, PHAROS_ESIZE, "header size %u, expected %zu", h->header_size,
+			     sizeof(*h));
+	if (h->file_size != v->size)
+		return vfail(v, PHAROS_ESIZE, "header says %llu bytes, image has %zu",
+			     (unsigned long long)h->file_size, v->size);
+	uint32_t crc = (uint32_t)crc32_z(0, v->base + IMG_CSUM_START, v->size - IMG_CSUM_START);
+	if (crc != h->checksum)
+		return vfail(v, PHAROS_ECHECKSUM, "checksum 0x%08x, computed 0x%08x",
+			     h->checksum, crc);
+	if (h->reserved[0] != 0)
+		return vfail(v, PHAROS_EVERSION, "reserved header field is not zero");
+	return 0;
+}
+
+/* One section table entry: aligned, in bounds, not overlapping another section. */
+static int check_section(struct vctx *v, int s)
+{
+	const struct img_section *e = &v->h->sec[s];
+
+	if (e->len == 0 && e->off == 0)
+		return 0;
+	if (e->len == 0)
+		return vfail(v, PHAROS_ERANGE, "section %d is empty but has offset %u", s, e->off);
+	if (s > IMG_SEC_PREBUILT)
+		return vfail(v, PHAROS_ERANGE, "section %d must be empty in version 1", s);
+	if (e->off % IMG_ALIGN || e->off < sizeof(struct img_header) ||
+	    !in_range(e->off, e->len, 0, v->size))
+		return vfail(v, PHAROS_ERANGE, "section %d [%u, +%u) misaligned or outside "
+			     "the image", s, e->off, e->len);
+	for (int t = 0; t < s; t++) {
+		const struct img_section *o = &v->h->sec[t];
+		if (o->len && e->len && e->off < (uint64_t)o->off + o->len &&
+		    o->off < (uint64_t)e->off + e->len)
+			return vfail(v, PHAROS_ERANGE, "sections %d and %d overlap", t, s);
+	}
+	return 0;
+}
+
+static int check_lengths(struct vctx *v)
+{
+	const struct img_header *h = v->h;
+
+	if (h->name_count == 0)
+		return vfail(v, PHAROS_ESIZE, "no names (the apex must be there)");
+	if ((uint64_t)h->name_count * sizeof(struct img_name) != h->sec[IMG_SEC_NAMES].len)
+		return vfail(v, PHAROS_ESIZE, "NAMES is %u bytes, %u names need %llu",
+			     h->sec[IMG_SEC_NAMES].len, h->name_count,
+			     (unsigned long long)h->name_count * sizeof(struct img_name));
+	if ((uint64_t)h->rrset_count * sizeof(struct img_rrset) != h->sec[IMG_SEC_RRSETS].len)
+		return vfail(v, PHAROS_ESIZE, "RRSETS is %u bytes, %u RRsets need %llu",
+			     h->sec[IMG_SEC_RRSETS].len, h->rrset_count,
+			     (unsigned long long)h->rrset_count * sizeof(struct img_rrset));
+	if (h->hash_slots <= h->name_count || (h->hash_slots & (h->hash_slots - 1)))
+		return vfail(v, PHAROS_ESIZE, "hash_slots %u: not a power of two above "
+			     "name_count %u", h->hash_slots, h->name_count);
+	if ((uint64_t)h->hash_slots * sizeof(struct img_slot) != h->sec[IMG_SEC_HASH].len)
+		return vfail(v, PHAROS_ESIZE, "HASH is %u bytes, %u slots need %llu",
+			     h->sec[IMG_SEC_HASH].len, h->hash_slots,
+			     (unsigned long long)h->hash_slots * sizeof(struct img_slot));
+	if (h->origin_name != 0)
+		return vfail(v, PHAROS_ERANGE, "origin_name %u, must be 0", h->origin_name);
+	if (h->soa_rrset >= h->rrset_count)
+		return vfail(v, PHAROS_ERANGE, "soa_rrset %u out of range (%u RRsets)",
+			     h->soa_rrset, h->rrset_count);
+	return 0;
+}
+
+static int check_sections(struct vctx *v)
+{
+	const struct img_header *h = v->h;
+	int rc;
+
+	for (int s = 0; s < IMG_SEC_COUNT_; s++)
+		if ((rc = check_section(v, s)) < 0)
+			return rc;
+	if ((rc = check_lengths(v)) < 0)
+		return rc;
+	v->names = (const struct img_name *)(v->base + h->sec[IMG_SEC_NAMES].off);
+	v->slots = (const struct img_slot *)(v->base + h->sec[IMG_SEC_HASH].off);
+	v->rrsets = (const struct img_rrset *)(v->base + h->sec[IMG_SEC_RRSETS].off);
+	v->data_lo = h->sec[IMG_SEC_DATA].off;
+	v->data_hi = v->data_lo + h->sec[IMG_SEC_DATA].len;
+	v->pre_lo = h->sec[IMG_SEC_PREBUILT].off;
+	v->pre_hi = v->pre_lo + h->sec[IMG_SEC_PREBUILT].len;
+	return 0;
+}
+
+/* ---------------- names ---------------- */
+
+/* Wire labels of w[0..len) are valid, end exactly at len, lowercase. Label count or -1. */
+static int wire_labels(const uint8_t *w, size_t len, int *upper)
+{
+	size_t pos = 0;
+	int labels = 0;
+
+	*upper = 0;
+	while (pos < len) {
+		uint8_t l = w[pos];
+		if (l == 0)
+			return pos + 1 == len ? labels : -1;
+		if (l > 63 || pos + 1 + l >= len)
+			return -1;
+		for (size_t i = pos + 1; i <= pos + l; i++)
+			*upper |= w[i] >= 'A' && w[i] <= 'Z';
+		pos += 1 + (size_t)l;
+		labels++;
+	}
+	return -1;
+}
+
+/* "name #12 (www.example.com.)" for error text; the wire is already known valid. */
+static const char *name_desc(const struct vctx *v, uint32_t i, char *buf, size_t cap)
+{
+	char txt[DNAME_TXT_MAX];
+
+	if (dname_to_text(v->base + v->names[i].name_off, txt, sizeof(txt)) < 0)
+		snprintf(txt, sizeof(txt), "?");
+	snprintf(buf, cap, "name #%u (%s)", i, txt);
+	return buf;
+}
+
+/* The name's own bytes: in DATA, valid labels, lowercase, labels and hash right. */
+static int check_name_wire(struct vctx *v, uint32_t i)
+{
+	const struct img_name *n = &v->names[i];
+	int upper, labels;
+
+	if (n->name_len == 0 || !in_range(n->name_off, n->name_len, v->data_lo, v->data_hi))
+		return vfail(v, PHAROS_ERANGE, "name #%u: wire name [%u, +%u) outside DATA", i,
+			     n->name_off, n->name_len);
+	const uint8_t *w = v->base + n->name_off;
+	if ((labels = wire_labels(w, n->name_len, &upper)) < 0)
+		return vfail(v, PHAROS_ERANGE, "name #%u: bad wire name", i);
+	char d[DNAME_TXT_MAX + 32];
+	if (upper)
+		return vfail(v, PHAROS_ERANGE, "%s: not lowercase", name_desc(v, i, d, sizeof(d)));
+	if (labels != n->labels)
+		return vfail(v, PHAROS_ERANGE, "%s: labels %u, counted %d",
+			     name_desc(v, i, d, sizeof(d)), n->labels, labels);
+	if (n->hash != img_hash(w, n->name_len))
+		return vfail(v, PHAROS_ERANGE, "%s: hash 0x%08x, computed 0x%08x",
+			     name_desc(v, i, d, sizeof(d)), n->hash, img_hash(w, n->name_len));
+	if ((n->flags & ~NAME_FLAGS) || n->reserved)
+		return vfail(v, PHAROS_ERANGE, "%s: unknown flags 0x%x or reserved field set",
+			     name_desc(v, i, d, sizeof(d)), n->flags);
+	int wild = w[0] == 1 && w[1] == '*';
+	if (wild != !!(n->flags & IMG_NAME_WILDCARD))
+		return vfail(v, PHAROS_ERANGE, "%s: WILDCARD flag wrong",
+			     name_desc(v, i, d, sizeof(d)));
+	return 0;
+}
+
+/* Place in the tree: apex first, parent earlier and one label up, canonical order. */
+static int check_name_tree(struct vctx *v, uint32_t i)
+{
+	const struct img_name *n = &v->names[i];
+	const uint8_t *w = v->base + n->name_off;
+	char d[DNAME_TXT_MAX + 32];
+
+	if (i == 0)
+		return n->parent == IMG_NONE && (n->flags & IMG_NAME_APEX) ? 0 :
+		       vfail(v, PHAROS_ERANGE, "%s: the apex needs parent none and the APEX "
+			     "flag", name_desc(v, i, d, sizeof(d)));
+	if (n->flags & IMG_NAME_APEX)
+		return vfail(v, PHAROS_ERANGE, "%s: APEX flag below the apex",
+			     name_desc(v, i, d, sizeof(d)));
+	if (n->parent >= i)
+		return vfail(v, PHAROS_ERANGE, "%s: parent index %u out of range",
+			     name_desc(v, i, d, sizeof(d)), n->parent);
+	const struct img_name *p = &v->names[n->parent];
+	size_t skip = 1 + (size_t)w[0];
+	if (p->name_len != n->name_len - skip ||
+	    memcmp(v->base + p->name_off, w + skip, p->name_len) != 0)
+		return vfail(v, PHAROS_ERANGE, "%s: parent #%u is not the name one label up",
+			     name_desc(v, i, d, sizeof(d)), n->parent);
+	const struct img_name *prev = &v->names[i - 1];
+	if (dname_canon_cmp(v->base + prev->name_off, w) >= 0)
+		return vfail(v, PHAROS_ERANGE, "%s: not after name #%u in canonical order",
+			     name_desc(v, i, d, sizeof(d)), i - 1);
+	int cut = !!(p->flags & (IMG_NAME_DELEG | IMG_NAME_UNDER_CUT));
+	if (cut != !!(n->flags & IMG_NAME_UNDER_CUT))
+		return vfail(v, PHAROS_ERANGE, "%s: UNDER_CUT flag wrong",
+			     name_desc(v, i, d, sizeof(d)));
+	return 0;
+}
+
+/* One RRset: count, rdata run inside DATA and exactly consumed, pre-rendered block. */
+static int check_rrset(struct vctx *v, uint32_t i, uint32_t j)
+{
+	const struct img_rrset *rs = &v->rrsets[j];
+	char d[DNAME_TXT_MAX + 32];
+
+	if (rs->count == 0)
+		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u) is empty",
+			     name_desc(v, i, d, sizeof(d)), j, rs->type);
+	/* runs in RRSETS order, not overlapping: the walks below cost at most |DATA| */
+	if (!in_range(rs->rdata_off, rs->rdata_len, v->data_lo, v->data_hi) ||
+	    rs->rdata_off < v->rdata_end)
+		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): rdata [%u, +%u) "
+			     "outside DATA or overlapping the previous run",
+			     name_desc(v, i, d, sizeof(d)), j, rs->type, rs->rdata_off,
+			     rs->rdata_len);
+	v->rdata_end = (uint64_t)rs->rdata_off + rs->rdata_len;
+	const uint8_t *p = v->base + rs->rdata_off;
+	uint64_t used = 0;
+	uint16_t k = 0;
+	for (; k < rs->count && used + 2 <= rs->rdata_len; k++)
+		used += 2 + (uint64_t)get16(p + used);
+	if (k != rs->count || used != rs->rdata_len)
+		return vfail(v, PHAROS_ESIZE, "%s: RRset #%u (type %u): %u RRs do not fill "
+			     "rdata_len %u", name_desc(v, i, d, sizeof(d)), j, rs->type,
+			     rs->count, rs->rdata_len);
+	if (rs->pre_off == 0 && rs->pre_len == 0)
+		return rs->pre_an | rs->pre_ns | rs->pre_ar | rs->reserved ?
+		       vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): section counts or "
+			     "reserved field set without a pre-rendered block",
+			     name_desc(v, i, d, sizeof(d)), j, rs->type) : 0;
+	if (rs->reserved || v->pre_hi == v->pre_lo ||
+	    !in_range(rs->pre_off, rs->pre_len, v->pre_lo, v->pre_hi))
+		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): pre-rendered block "
+			     "[%u, +%u) outside PREBUILT", name_desc(v, i, d, sizeof(d)), j,
+			     rs->type, rs->pre_off, rs->pre_len);
+	return 0;
+}
+
+/* A name's RRsets: the next ones in RRSETS, types ascending, flags that follow from them. */
+static int check_name_sets(struct vctx *v, uint32_t i, uint32_t *cursor)
+{
+	const struct img_name *n = &v->names[i];
+	char d[DNAME_TXT_MAX + 32];
+	int ns = 0, cname = 0, rc;
+
+	if (!!(n->flags & IMG_NAME_ENT) != (n->rrset_count == 0))
+		return vfail(v, PHAROS_ERANGE, "%s: ENT flag does not match %u RRsets",
+			     name_desc(v, i, d, sizeof(d)), n->rrset_count);
+	if (n->rrset_count == 0)
+		return 0;
+	if (n->rrset_first != *cursor || (uint64_t)n->rrset_first + n->rrset_count >
+					 v->h->rrset_count)
+		return vfail(v, PHAROS_ERANGE, "%s: RRsets [%u, +%u) out of range or out of "
+			     "order (next is %u of %u)", name_desc(v, i, d, sizeof(d)),
+			     n->rrset_first, n->rrset_count, *cursor, v->h->rrset_count);
+	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
+		if ((rc = check_rrset(v, i, j)) < 0)
+			return rc;
+		if (j > n->rrset_first && v->rrsets[j].type <= v->rrsets[j - 1].type)
+			return vfail(v, PHAROS_ERANGE, "%s: RRset types not ascending at #%u",
+				     name_desc(v, i, d, sizeof(d)), j);
+		ns |= v->rrsets[j].type == T_NS;
+		cname |= v->rrsets[j].type == T_CNAME;
+	}
+	*cursor += n->rrset_count;
+	if ((i > 0 && ns) != !!(n->flags & IMG_NAME_DELEG) ||
+	    cname != !!(n->flags & IMG_NAME_CNAME))
+		return vfail(v, PHAROS_ERANGE, "%s: DELEG or CNAME flag wrong",
+			     name_desc(v, i, d, sizeof(d)));
+	return 0;
+}
+
+/* Wildcard links both ways: "*.<x>" is a WILDCARD child of x, and x points to it. */
+static int check_wildcards(struct vctx *v)
+{
+	char d[DNAME_TXT_MAX + 32];
+
+	for (uint32_t i = 0; i < v->h->name_count; i++) {
+		const struct img_name *n = &v->names[i];
+		uint32_t w = n->wildcard;
+		if (w != IMG_NONE && (w >= v->h->name_count || v->names[w].parent != i ||
+				      !(v->names[w].flags & IMG_NAME_WILDCARD)))
+			return vfail(v, PHAROS_ERANGE, "%s: wildcard index %u is not *.<this>",
+				     name_desc(v, i, d, sizeof(d)), w);
+		if ((n->flags & IMG_NAME_WILDCARD) && n->parent != IMG_NONE &&
+		    v->names[n->parent].wildcard != i)
+			return vfail(v, PHAROS_ERANGE, "%s: parent does not point to this "
+				     "wildcard", name_desc(v, i, d, sizeof(d)));
+	}
+	return 0;
+}
+
+static int check_names(struct vctx *v)
+{
+	uint32_t cursor = 0;
+	int rc;
+
+	for (uint32_t i = 0; i < v->h->name_count; i++)
+		if ((rc = check_name_wire(v, i)) < 0 || (rc = check_name_tree(v, i)) < 0 ||
+		    (rc = check_name_sets(v, i, &cursor)) < 0)
+			return rc;
+	if (cursor != v->h->rrset_count)
+		return vfail(v, PHAROS_ERANGE, "%u RRsets belong to no name",
+			     v->h->rrset_count - cursor);
+	return check_wildcards(v);
+}
+
+/* The header's soa_rrset is the single SOA at the apex, and carries the header's serial. */
+static int check_soa(struct vctx *v)
+{
+	const struct img_name *apex = &v->names[0];
+	const struct img_rrset *rs = &v->rrsets[v->h->soa_rrset];
+
+	if (v->h->soa_rrset < apex->rrset_first ||
+	    v->h->soa_rrset >= (uint64_t)apex->rrset_first + apex->rrset_count ||
+	    rs->type != T_SOA || rs->count != 1)
+		return vfail(v, PHAROS_ERANGE, "soa_rrset %u is not the SOA at the apex",
+			     v->h->soa_rrset);
+	const uint8_t *p = v->base + rs->rdata_off;
+	uint16_t rdlen = get16(p);
+	if (rdlen < 2 + SOA_FIXED)
+		return vfail(v, PHAROS_ESIZE, "SOA rdata too short (%u bytes)", rdlen);
+	if (get32(p + 2 + rdlen - SOA_FIXED) != v->h->serial)
+		return vfail(v, PHAROS_ERANGE, "header serial %u differs from the SOA serial %u",
+			     v->h->serial, get32(p + 2 + rdlen - SOA_FIXED));
+	return 0;
+}
+
+/* ---------------- hash table ---------------- */
+
+/*
+ * Every slot is empty (hash and name IMG_NONE) or holds a name with its hash, each name
+ * exactly once, and reachable: no empty slot between its home slot and where it sits. One
+ * pass over the table (a probe per name would be O(n^2) on a hostile image).
+ */
+static int check_hash(struct vctx *v)
+{
+	uint32_t mask = v->h->hash_slots - 1, n = v->h->name_count, used = 0, empty = IMG_NONE;
+	uint8_t *seen = calloc((size_t)n / 8 + 1, 1);
+	int rc = 0;
+
+	if (!seen)
+		return vfail(v, PHAROS_ENOMEM, "out of memory checking the hash table");
+	for (uint32_t s = 0; s <= mask && empty == IMG_NONE; s++)
+		if (v->slots[s].name == IMG_NONE && v->slots[s].hash == IMG_NONE)
+			empty = s;
+	if (empty == IMG_NONE) {
+		rc = vfail(v, PHAROS_ERANGE, "hash table has no empty slot");
+		goto out;
+	}
+	for (uint32_t k = 1, last = empty; k <= mask; k++) {
+		uint32_t s = (empty + k) & mask, i = v->slots[s].name;
+		if (i == IMG_NONE && v->slots[s].hash != IMG_NONE) {
+			rc = vfail(v, PHAROS_ERANGE, "hash slot %u: empty but hash is set", s);
+			break;
+		}
+		if (i == IMG_NONE) {
+			last = s;
+			continue;
+		}
+		if (i >= n || v->slots[s].hash != v->names[i].hash || (seen[i / 8] >> (i % 8)) & 1) {
+			rc = vfail(v, PHAROS_ERANGE, "hash slot %u: name index %u out of range, "
+				   "repeated, or hash mismatch", s, i);
+			break;
+		}
+		if (((s - (v->names[i].hash & mask)) & mask) >= ((s - last) & mask)) {
+			rc = vfail(v, PHAROS_ERANGE, "hash slot %u: name #%u unreachable from "
+				   "its home slot", s, i);
+			break;
+		}
+		seen[i / 8] = (uint8_t)(seen[i / 8] | 1u << (i % 8));
+		used++;
+	}
+	if (rc == 0 && used != n)
+		rc = vfail(v, PHAROS_ERANGE, "hash table holds %u of %u names", used, n);
+out:
+	free(seen);
+	return rc;
+}
+
+/* ---------------- public ---------------- */
+
+int img_verify(const uint8_t *base, size_t size, char *err, size_t errlen)
+{
+	struct vctx v = { .base = base, .size = size, .err = err, .errlen = errlen };
+	int rc;
+
+	if (err && errlen)
+		err[0] = '\0';
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	return vfail(&v, PHAROS_EVERSION, "images are little-endian; this host is not");
+#endif
+	if (size < sizeof(struct img_header))
+		return vfail(&v, PHAROS_ESIZE, "%zu bytes, shorter than the header", size);
+	if ((uintptr_t)base % IMG_ALIGN)
+		return vfail(&v, PHAROS_ERANGE, "image buffer not %u-byte aligned", IMG_ALIGN);
+	v.h = (const struct img_header *)base;
+	if ((rc = check_header(&v)) < 0 || (rc = check_sections(&v)) < 0 ||
+	    (rc = check_names(&v)) < 0 || (rc = check_soa(&v)) < 0 || (rc = check_hash(&v)) < 0)
+		return rc;
+	return 0;
+}
+
+/* Fill a struct img for a buffer that img_verify() accepted. */
+static int img_wrap(const uint8_t *base, size_t size, int owned, struct img **out)
+{
+	const struct img_header *h = (const struct img_header *)base;
+	struct img *img = calloc(1, sizeof(*img));
+
+	if (!img)
+		return PHAROS_ENOMEM;
+	img->base = base;
+	img->size = size;
+	img->hdr = h;
+	img->names = (const struct img_name *)(base + h->sec[IMG_SEC_NAMES].off);
+	img->slots = (const struct img_slot *)(base + h->sec[IMG_SEC_HASH].off);
+	img->rrsets = (const struct img_rrset *)(base + h->sec[IMG_SEC_RRSETS].off);
+	img->name_count = h->name_count;
+	img->rrset_count = h->rrset_count;
+	img->slot_mask = h->hash_slots - 1;
+	img->origin = base + img->names[0].name_off;
+	img->origin_len = img->names[0].name_len;
+	img->origin_labels = img->names[0].labels;
+	img->owned = owned;
+	*out = img;
+	return 0;
+}
+
+int img_open_mem(const uint8_t *base, size_t size, int own, struct img **out, char *err,
+		 size_t errlen)
+{
+	int rc = img_verify(base, size, err, errlen);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	rc = img_wrap(base, size, own ? OWN_FREE : 0, out);
+	if (rc < 0 && err && errlen)
+		snprintf(err, errlen, "%s", pharos_strerror(rc));
+	return rc;
+}
+
+int img_open_file(const char *path, struct img **out, char *err, size_t errlen)
+{
+	struct stat st;
+	void *map = MAP_FAILED;
+	int fd, rc;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = PHAROS_EIO;
+		goto fail;
+	}
+	if (st.st_size < (off_t)sizeof(struct img_header)) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %lld bytes, shorter than the header", path,
+				 (long long)st.st_size);
+		close(fd);
+		return PHAROS_ESIZE;
+	}
+	/* images are never rewritten in place (written elsewhere, then renamed) */
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = PHAROS_EIO;
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if ((rc = img_verify(map, (size_t)st.st_size, err, errlen)) < 0 ||
+	    (rc = img_wrap(map, (size_t)st.st_size, OWN_MAP, out)) < 0) {
+		munmap(map, (size_t)st.st_size);
+		return rc;
+	}
+	return 0;
+fail:
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+void img_close(struct img *img)
+{
+	if (!img)
+		return;
+	if (img->owned == OWN_MAP)
+		munmap((void *)img->base, img->size);
+	else if (img->owned)
+		free((void *)img->base);
+	free(img);
+}
+
+const struct img_name *img_find(const struct img *img, const uint8_t *name, size_t len,
+				uint32_t hash)
+{
+	/* verified: at least one empty slot, so the probe ends */
+	for (uint32_t i = hash & img->slot_mask;; i = (i + 1) & img->slot_mask) {
+		const struct img_slot *s = &img->slots[i];
+		if (s->name == IMG_NONE)
+			return NULL;
+		if (s->hash != hash)
+			continue;
+		const struct img_name *n = &img->names[s->name];
+		if (n->name_len == len && memcmp(img->base + n->name_off, name, len) == 0)
+			return n;
+	}
+}
+
+const struct img_rrset *img_rrset(const struct img *img, const struct img_name *n,
+				  uint16_t type)
+{
+	const struct img_rrset *rs = img->rrsets + n->rrset_first, *end = rs + n->rrset_count;
+
+	for (; rs < end; rs++)
+		if (rs->type == type)
+			return rs;
+	return NULL;
+}
