@@ -1,1 +1,275 @@
-int pharos_placeholder_dpconn;
+/* Control side of the dataplane IPC: connect, send one request, collect its reply. */
+#include "dpconn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pharos/err.h"
+
+#define DPCONN_INFO_MAX	65536	/* more zone or worker records than this is a protocol error */
+
+/* Any message the dataplane may send; recv() lands here. */
+union dpconn_msg {
+	struct ipc_hdr h;
+	struct ipc_reply reply;
+	struct ipc_zone_info zone;
+	struct ipc_worker_info worker;
+	uint8_t raw[sizeof(struct ipc_zone_info) + 64];
+};
+
+void dpconn_init(struct dpconn *c)
+{
+	c->fd = -1;
+	c->seq = 0;
+	c->timeout_ms = DPCONN_TIMEOUT_MS;
+}
+
+int dpconn_connect(struct dpconn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return PHAROS_EINVAL;
+	strcpy(sa.sun_path, path);
+	dpconn_close(c);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return PHAROS_EIO;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return (e == ENOENT || e == ECONNREFUSED) ? PHAROS_ENOTFOUND : PHAROS_EIO;
+	}
+	c->fd = fd;
+	return 0;
+}
+
+void dpconn_close(struct dpconn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int dpconn_connected(const struct dpconn *c)
+{
+	return c->fd >= 0;
+}
+
+static int64_t dpconn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Fill the header and send one message. The connection is closed on failure. */
+static int dpconn_send(struct dpconn *c, struct ipc_hdr *h, uint32_t kind, size_t len)
+{
+	ssize_t n;
+
+	if (c->fd < 0)
+		return PHAROS_EIO;
+	h->kind = kind;
+	h->len = (uint32_t)len;
+	h->seq = ++c->seq;
+	h->version = IPC_VERSION;
+	do
+		n = send(c->fd, h, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		dpconn_close(c);
+		return PHAROS_EIO;
+	}
+	return 0;
+}
+
+/* Size the kind must have; 0 for kinds the dataplane never sends. */
+static size_t dpconn_kind_size(uint32_t kind)
+{
+	switch (kind) {
+	case IPC_REPLY:
+		return sizeof(struct ipc_reply);
+	case IPC_ZONE_INFO:
+		return sizeof(struct ipc_zone_info);
+	case IPC_WORKER_INFO:
+		return sizeof(struct ipc_worker_info);
+	default:
+		return 0;
+	}
+}
+
+/* Receive one checked message before the deadline. Closes the connection on failure. */
+static int dpconn_recv(struct dpconn *c, union dpconn_msg *m, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int64_t left = deadline - dpconn_now_ms();
+	ssize_t n;
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
+	while (rc < 0 && errno == EINTR);
+	if (rc <= 0) {
+		dpconn_close(c);
+		return rc == 0 ? PHAROS_ETIMEOUT : PHAROS_EIO;
+	}
+	do
+		n = recv(c->fd, m, sizeof(*m), MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		dpconn_close(c);
+		return PHAROS_EIO;
+	}
+	if ((size_t)n < sizeof(m->h) || (size_t)n > sizeof(*m) || m->h.len != (size_t)n ||
+	    m->h.version != IPC_VERSION || dpconn_kind_size(m->h.kind) != (size_t)n) {
+		dpconn_close(c);
+		return PHAROS_EPROTO;
+	}
+	return 0;
+}
+
+/* Append one record to a growable array of fixed-size records. */
+static int dpconn_push(void **arr, size_t *count, const void *rec, size_t size)
+{
+	void *p;
+
+	if (*count >= DPCONN_INFO_MAX)
+		return PHAROS_EPROTO;
+	if ((*count & (*count - 1)) == 0) {	/* 0, 1, 2, 4...: grow to double */
+		p = realloc(*arr, (*count ? *count * 2 : 1) * size);
+		if (p == NULL)
+			return PHAROS_ENOMEM;
+		*arr = p;
+	}
+	memcpy((uint8_t *)*arr + *count * size, rec, size);
+	(*count)++;
+	return 0;
+}
+
+/* Keep a status record; other messages before the reply are a protocol error. */
+static int dpconn_keep(struct dpconn_status *st, const union dpconn_msg *m)
+{
+	if (st == NULL)
+		return PHAROS_EPROTO;
+	if (m->h.kind == IPC_ZONE_INFO)
+		return dpconn_push((void **)&st->zones, &st->zone_count, &m->zone,
+				   sizeof(m->zone));
+	return dpconn_push((void **)&st->workers, &st->worker_count, &m->worker,
+			   sizeof(m->worker));
+}
+
+/* Read until the IPC_REPLY of the request just sent; status records go to st. */
+static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, size_t msglen)
+{
+	int64_t deadline = dpconn_now_ms() + c->timeout_ms;
+	union dpconn_msg m;
+	int rc;
+
+	for (;;) {
+		rc = dpconn_recv(c, &m, deadline);
+		if (rc < 0)
+			return rc;
+		if (m.h.kind == IPC_REPLY)
+			break;
+		rc = dpconn_keep(st, &m);
+		if (rc < 0) {
+			dpconn_close(c);
+			return rc;
+		}
+	}
+	if (m.h.seq != c->seq) {
+		dpconn_close(c);
+		return PHAROS_EPROTO;
+	}
+	m.reply.msg[IPC_MSG_MAX - 1] = '\0';
+	if (msg != NULL && msglen > 0)
+		snprintf(msg, msglen, "%s", m.reply.msg);
+	return m.reply.result > 0 ? PHAROS_EPROTO : m.reply.result;
+}
+
+static int dpconn_copy(char *dst, size_t cap, const char *src)
+{
+	if (strlen(src) >= cap)
+		return PHAROS_EINVAL;
+	strcpy(dst, src);
+	return 0;
+}
+
+int dpconn_load(struct dpconn *c, const char *origin, const char *path, char *msg,
+		size_t msglen)
+{
+	struct ipc_load m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (dpconn_copy(m.origin, sizeof(m.origin), origin) < 0 ||
+	    dpconn_copy(m.path, sizeof(m.path), path) < 0)
+		return PHAROS_EINVAL;
+	rc = dpconn_send(c, &m.h, IPC_LOAD, sizeof(m));
+	return rc < 0 ? rc : dpconn_wait(c, NULL, msg, msglen);
+}
+
+int dpconn_unload(struct dpconn *c, const char *origin, char *msg, size_t msglen)
+{
+	struct ipc_unload m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (dpconn_copy(m.origin, sizeof(m.origin), origin) < 0)
+		return PHAROS_EINVAL;
+	rc = dpconn_send(c, &m.h, IPC_UNLOAD, sizeof(m));
+	return rc < 0 ? rc : dpconn_wait(c, NULL, msg, msglen);
+}
+
+int dpconn_status(struct dpconn *c, struct dpconn_status *st)
+{
+	struct ipc_status m;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&m, 0, sizeof(m));
+	rc = dpconn_send(c, &m.h, IPC_STATUS, sizeof(m));
+	if (rc == 0)
+		rc = dpconn_wait(c, st, NULL, 0);
+	if (rc < 0) {
+		dpconn_status_free(st);
+		return rc;
+	}
+	for (size_t i = 0; i < st->zone_count; i++) {
+		st->zones[i].origin[IPC_NAME_MAX - 1] = '\0';
+		st->zones[i].path[IPC_PATH_MAX - 1] = '\0';
+	}
+	return 0;
+}
+
+void dpconn_status_free(struct dpconn_status *st)
+{
+	free(st->zones);
+	free(st->workers);
+	memset(st, 0, sizeof(*st));
+}
+
+int dpconn_drain(struct dpconn *c)
+{
+	union dpconn_msg m;
+	ssize_t n;
+
+	if (c->fd < 0)
+		return PHAROS_EIO;
+	n = recv(c->fd, &m, sizeof(m), MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return 0;
+	dpconn_close(c);
+	return PHAROS_EIO;
+}

@@ -1,0 +1,569 @@
+/* Operator commands (status, zones, stats, reload, load) in text and JSON form. */
+#include "opcmd.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pharos/err.h"
+
+#define OPCMD_WORDS_MAX	8
+
+/* Growing reply body; oom latches the first allocation failure. */
+struct opcmd_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+struct opcmd_def {
+	const char *name;
+	int admin;		/* refused on the read-only socket */
+	int nargs;		/* words after the name, "json" excluded */
+	int (*run)(struct ctl *c, char **arg, int json, struct opcmd_buf *b);
+	const char *help;
+};
+
+static void opcmd_put(struct opcmd_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void opcmd_put(struct opcmd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = 1;
+			return;
+		}
+		if (b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = (b->cap ? b->cap : 1024) * 2 + (size_t)n;
+		char *p = realloc(b->p, cap);
+
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+}
+
+/* A JSON string, or null for NULL. */
+static void opcmd_str(struct opcmd_buf *b, const char *s)
+{
+	if (s == NULL) {
+		opcmd_put(b, "null");
+		return;
+	}
+	opcmd_put(b, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			opcmd_put(b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			opcmd_put(b, "\\u%04x", ch);
+		else
+			opcmd_put(b, "%c", ch);
+	}
+	opcmd_put(b, "\"");
+}
+
+/* "key":"value" or "key":null, with a leading comma unless first. */
+static void opcmd_kstr(struct opcmd_buf *b, const char *key, const char *val, int first)
+{
+	opcmd_put(b, "%s\"%s\":", first ? "" : ",", key);
+	opcmd_str(b, val);
+}
+
+static void opcmd_time(int64_t t, char *out, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "%" PRId64, t);
+}
+
+/* ---- zones ---- */
+
+static void opcmd_zone_text(struct opcmd_buf *b, const struct ctl_zone *z)
+{
+	char when[32];
+
+	opcmd_put(b, "%s %s", z->origin, ctl_state_name(ctl_zone_state(z)));
+	if (z->have_cur)
+		opcmd_put(b, " serial=%u", z->cur.serial);
+	if (z->have_cur && z->loaded) {
+		opcmd_time(z->loaded_at, when, sizeof(when));
+		opcmd_put(b, " loaded-at=%s", when);
+	}
+	if (z->have_cur)
+		opcmd_put(b, " image=%s", z->cur.path);
+	if (z->have_pend)
+		opcmd_put(b, " pending-serial=%u pending-image=%s", z->pend.serial, z->pend.path);
+	opcmd_put(b, "\n");
+	if (z->error[0])
+		opcmd_put(b, "  error: %s\n", z->error);
+}
+
+static void opcmd_zone_json(struct opcmd_buf *b, const struct ctl_zone *z)
+{
+	opcmd_kstr(b, "origin", z->origin, 1);
+	opcmd_kstr(b, "state", ctl_state_name(ctl_zone_state(z)), 0);
+	opcmd_kstr(b, "file", z->file, 0);
+	if (z->have_cur)
+		opcmd_put(b, ",\"serial\":%u", z->cur.serial);
+	else
+		opcmd_put(b, ",\"serial\":null");
+	opcmd_kstr(b, "image", z->have_cur ? z->cur.path : NULL, 0);
+	if (z->have_cur && z->loaded)
+		opcmd_put(b, ",\"loaded_at\":%" PRId64, z->loaded_at);
+	else
+		opcmd_put(b, ",\"loaded_at\":null");
+	if (z->have_pend)
+		opcmd_put(b, ",\"pending_serial\":%u", z->pend.serial);
+	else
+		opcmd_put(b, ",\"pending_serial\":null");
+	opcmd_kstr(b, "pending_image", z->have_pend ? z->pend.path : NULL, 0);
+	opcmd_kstr(b, "error", z->error[0] ? z->error : NULL, 0);
+}
+
+static void opcmd_zones_body(struct ctl *c, int json, struct opcmd_buf *b)
+{
+	if (!json) {
+		for (size_t i = 0; i < c->zone_count; i++)
+			opcmd_zone_text(b, &c->zones[i]);
+		return;
+	}
+	opcmd_put(b, "[");
+	for (size_t i = 0; i < c->zone_count; i++) {
+		opcmd_put(b, "%s{", i ? "," : "");
+		opcmd_zone_json(b, &c->zones[i]);
+		opcmd_put(b, "}");
+	}
+	opcmd_put(b, "]");
+}
+
+static int opcmd_zones(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	(void)arg;
+	if (json)
+		opcmd_put(b, "{\"zones\":");
+	opcmd_zones_body(c, json, b);
+	if (json)
+		opcmd_put(b, "}\n");
+	return OPCMD_OK;
+}
+
+/* ---- status ---- */
+
+static size_t opcmd_alive_count(const struct ctl *c, const struct dpconn_status *st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->worker_count; i++)
+		n += (size_t)ctl_worker_alive(c, i);
+	return n;
+}
+
+static void opcmd_status_text(struct ctl *c, const struct dpconn_status *st,
+			      struct opcmd_buf *b)
+{
+	size_t count[3] = { 0 };
+
+	opcmd_put(b, "daemon: running, pid %d, up %" PRId64 " s, config %s\n", (int)getpid(),
+		  (int64_t)time(NULL) - c->started, c->config_path);
+	opcmd_put(b, "dataplane: %s, %s\n", st ? "connected" : "not connected",
+		  c->cfg->dataplane_socket);
+	if (st != NULL && st->worker_count > 0)
+		opcmd_put(b, "workers: %zu of %zu alive (%zu udp + 1 tcp)\n",
+			  opcmd_alive_count(c, st), st->worker_count, st->worker_count - 1);
+	for (size_t i = 0; i < c->zone_count; i++)
+		count[ctl_zone_state(&c->zones[i])]++;
+	opcmd_put(b, "zones: %zu (%zu loaded, %zu pending, %zu failed)\n", c->zone_count,
+		  count[CTL_ZONE_LOADED], count[CTL_ZONE_PENDING], count[CTL_ZONE_FAILED]);
+	opcmd_zones_body(c, 0, b);
+}
+
+static void opcmd_workers_json(struct ctl *c, const struct dpconn_status *st,
+			       struct opcmd_buf *b, int counters)
+{
+	opcmd_put(b, "[");
+	for (size_t i = 0; i < st->worker_count; i++) {
+		const struct ipc_worker_info *w = &st->workers[i];
+
+		opcmd_put(b, "%s{\"worker\":%u,\"tcp\":%s,\"cpu\":%d,\"alive\":%s,"
+			  "\"loops\":%" PRIu64, i ? "," : "", w->worker,
+			  i + 1 == st->worker_count ? "true" : "false", w->cpu,
+			  ctl_worker_alive(c, i) ? "true" : "false", w->loops);
+		if (counters)
+			opcmd_put(b, ",\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 ",\"dropped\":%" PRIu64
+				  ",\"noerror\":%" PRIu64 ",\"nxdomain\":%" PRIu64
+				  ",\"refused\":%" PRIu64 ",\"formerr\":%" PRIu64
+				  ",\"servfail\":%" PRIu64 ",\"notimp\":%" PRIu64
+				  ",\"truncated\":%" PRIu64, w->rx, w->tx, w->dropped, w->noerror,
+				  w->nxdomain, w->refused, w->formerr, w->servfail, w->notimp,
+				  w->truncated);
+		opcmd_put(b, "}");
+	}
+	opcmd_put(b, "]");
+}
+
+static void opcmd_status_json(struct ctl *c, const struct dpconn_status *st,
+			      struct opcmd_buf *b)
+{
+	opcmd_put(b, "{\"daemon\":{\"running\":true,\"pid\":%d,\"started\":%" PRId64
+		  ",\"uptime\":%" PRId64 ",", (int)getpid(), c->started,
+		  (int64_t)time(NULL) - c->started);
+	opcmd_kstr(b, "config", c->config_path, 1);
+	opcmd_put(b, "},\"dataplane\":{\"connected\":%s,", st ? "true" : "false");
+	opcmd_kstr(b, "socket", c->cfg->dataplane_socket, 1);
+	if (st != NULL) {
+		opcmd_put(b, ",\"workers_alive\":%zu,\"workers\":", opcmd_alive_count(c, st));
+		opcmd_workers_json(c, st, b, 0);
+	}
+	opcmd_put(b, "},\"zones\":");
+	opcmd_zones_body(c, 1, b);
+	opcmd_put(b, "}\n");
+}
+
+static int opcmd_status(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	struct dpconn_status st;
+	int have = ctl_status(c, &st) == 0;
+
+	(void)arg;
+	if (json)
+		opcmd_status_json(c, have ? &st : NULL, b);
+	else
+		opcmd_status_text(c, have ? &st : NULL, b);
+	dpconn_status_free(&st);
+	return OPCMD_OK;
+}
+
+/* ---- stats ---- */
+
+/* The counters of a worker as an array, in the column order of the text table. */
+static void opcmd_counters(const struct ipc_worker_info *w, uint64_t v[10])
+{
+	const uint64_t t[10] = { w->rx, w->tx, w->dropped, w->noerror, w->nxdomain,
+				 w->refused, w->formerr, w->servfail, w->notimp, w->truncated };
+
+	memcpy(v, t, sizeof(t));
+}
+
+static void opcmd_stats_text(struct ctl *c, const struct dpconn_status *st,
+			     struct opcmd_buf *b)
+{
+	static const char *const col[10] = { "rx", "tx", "dropped", "noerror", "nxdomain",
+					     "refused", "formerr", "servfail", "notimp",
+					     "truncated" };
+	uint64_t v[10], total[10] = { 0 };
+
+	opcmd_put(b, "%-7s %4s %5s %14s", "worker", "cpu", "alive", "loops");
+	for (int k = 0; k < 10; k++)
+		opcmd_put(b, " %12s", col[k]);
+	opcmd_put(b, "\n");
+	for (size_t i = 0; i < st->worker_count; i++) {
+		const struct ipc_worker_info *w = &st->workers[i];
+		char name[16];
+
+		snprintf(name, sizeof(name), "%u", w->worker);
+		opcmd_put(b, "%-7s %4d %5s %14" PRIu64,
+			  i + 1 == st->worker_count ? "tcp" : name, w->cpu,
+			  ctl_worker_alive(c, i) ? "yes" : "no", w->loops);
+		opcmd_counters(w, v);
+		for (int k = 0; k < 10; k++) {
+			opcmd_put(b, " %12" PRIu64, v[k]);
+			total[k] += v[k];
+		}
+		opcmd_put(b, "\n");
+	}
+	opcmd_put(b, "%-7s %4s %5s %14s", "total", "-", "-", "-");
+	for (int k = 0; k < 10; k++)
+		opcmd_put(b, " %12" PRIu64, total[k]);
+	opcmd_put(b, "\n");
+}
+
+static void opcmd_stats_json(struct ctl *c, const struct dpconn_status *st,
+			     struct opcmd_buf *b)
+{
+	static const char *const col[10] = { "rx", "tx", "dropped", "noerror", "nxdomain",
+					     "refused", "formerr", "servfail", "notimp",
+					     "truncated" };
+	uint64_t v[10], total[10] = { 0 };
+
+	opcmd_put(b, "{\"workers\":");
+	opcmd_workers_json(c, st, b, 1);
+	for (size_t i = 0; i < st->worker_count; i++) {
+		opcmd_counters(&st->workers[i], v);
+		for (int k = 0; k < 10; k++)
+			total[k] += v[k];
+	}
+	opcmd_put(b, ",\"total\":{");
+	for (int k = 0; k < 10; k++)
+		opcmd_put(b, "%s\"%s\":%" PRIu64, k ? "," : "", col[k], total[k]);
+	opcmd_put(b, "}}\n");
+}
+
+static int opcmd_stats(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	struct dpconn_status st;
+	int rc = ctl_status(c, &st);
+
+	(void)arg;
+	if (rc < 0) {
+		if (json)
+			opcmd_put(b, "{\"error\":\"dataplane not connected\"}\n");
+		else
+			opcmd_put(b, "dataplane not connected\n");
+		return OPCMD_FAIL;
+	}
+	if (json)
+		opcmd_stats_json(c, &st, b);
+	else
+		opcmd_stats_text(c, &st, b);
+	dpconn_status_free(&st);
+	return OPCMD_OK;
+}
+
+/* ---- reload and load: per-zone results ---- */
+
+static void opcmd_result_text(struct opcmd_buf *b, const struct ctl_result *r)
+{
+	if (r->action == CTL_NOTE) {
+		opcmd_put(b, "note: %s\n", r->msg);
+		return;
+	}
+	opcmd_put(b, "%s %s", r->origin, ctl_action_name(r->action));
+	if (r->action == CTL_REFUSED) {
+		opcmd_put(b, ": %s", r->msg);
+		if (r->has_serial)
+			opcmd_put(b, "; still serving serial %u\n", r->serial);
+		else
+			opcmd_put(b, "; not served\n");
+		return;
+	}
+	if (r->has_serial && r->action != CTL_UNLOADED)
+		opcmd_put(b, " serial %u", r->serial);
+	if (r->action == CTL_LOADED && r->has_old && r->old_serial != r->serial)
+		opcmd_put(b, " (was %u)", r->old_serial);
+	opcmd_put(b, "%s%s\n", r->msg[0] ? ": " : "", r->msg);
+}
+
+static void opcmd_result_json(struct opcmd_buf *b, const struct ctl_result *r)
+{
+	opcmd_kstr(b, "origin", r->origin, 1);
+	opcmd_kstr(b, "action", ctl_action_name(r->action), 0);
+	if (r->has_serial)
+		opcmd_put(b, ",\"serial\":%u", r->serial);
+	else
+		opcmd_put(b, ",\"serial\":null");
+	if (r->has_old)
+		opcmd_put(b, ",\"old_serial\":%u", r->old_serial);
+	else
+		opcmd_put(b, ",\"old_serial\":null");
+	opcmd_kstr(b, "image", r->image[0] ? r->image : NULL, 0);
+	opcmd_kstr(b, "message", r->msg[0] ? r->msg : NULL, 0);
+}
+
+/* The whole report: a headline, then one line (or object) per zone. */
+static void opcmd_report(const struct ctl_report *rep, const char *what, const char *verdict,
+			 int json, struct opcmd_buf *b)
+{
+	int first = 1;
+
+	if (!json) {
+		if (rep->config_refused)
+			opcmd_put(b, "%s: refused: %s\n", what, rep->config_error);
+		else
+			opcmd_put(b, "%s: %s\n", what, verdict);
+		for (size_t i = 0; i < rep->count; i++)
+			opcmd_result_text(b, &rep->res[i]);
+		return;
+	}
+	opcmd_kstr(b, "result", verdict, 1);
+	opcmd_kstr(b, "config_error", rep->config_refused ? rep->config_error : NULL, 0);
+	opcmd_put(b, ",\"zones\":[");
+	for (size_t i = 0; i < rep->count; i++) {
+		if (rep->res[i].action == CTL_NOTE)
+			continue;
+		opcmd_put(b, "%s{", first ? "" : ",");
+		opcmd_result_json(b, &rep->res[i]);
+		opcmd_put(b, "}");
+		first = 0;
+	}
+	opcmd_put(b, "],\"notes\":[");
+	first = 1;
+	for (size_t i = 0; i < rep->count; i++) {
+		if (rep->res[i].action != CTL_NOTE)
+			continue;
+		opcmd_put(b, "%s", first ? "" : ",");
+		opcmd_str(b, rep->res[i].msg);
+		first = 0;
+	}
+	opcmd_put(b, "]");
+}
+
+static int opcmd_reload(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	struct ctl_report rep;
+	int rc = ctl_reload(c, &rep);
+	const char *verdict = rc == 0 ? "ok" : rc == PHAROS_ECONFIG ? "config refused"
+					 : "some zones refused";
+
+	(void)arg;
+	if (json)
+		opcmd_put(b, "{");
+	opcmd_report(&rep, "reload", verdict, json, b);
+	if (json)
+		opcmd_put(b, "}\n");
+	ctl_report_free(&rep);
+	return rc == 0 ? OPCMD_OK : OPCMD_FAIL;
+}
+
+static int opcmd_load(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	struct ctl_report rep;
+	int rc = ctl_load(c, arg[0], arg[1], &rep);
+
+	if (json)
+		opcmd_put(b, "{");
+	opcmd_report(&rep, "load", rc == 0 ? "ok" : "refused", json, b);
+	if (json)
+		opcmd_put(b, "}\n");
+	ctl_report_free(&rep);
+	return rc == 0 ? OPCMD_OK : OPCMD_FAIL;
+}
+
+/* ---- dispatch ---- */
+
+static int opcmd_help(struct ctl *c, char **arg, int json, struct opcmd_buf *b);
+
+static const struct opcmd_def opcmd_defs[] = {
+	{ "status", 0, 0, opcmd_status, "status            daemon, dataplane, workers, zones" },
+	{ "zones", 0, 0, opcmd_zones, "zones             each zone: state, serial, image" },
+	{ "stats", 0, 0, opcmd_stats, "stats             per-worker query counters and totals" },
+	{ "reload", 1, 0, opcmd_reload, "reload            re-read the config, reload changed zones" },
+	{ "load", 1, 2, opcmd_load, "load ORIGIN PATH  serve a precompiled image (admin)" },
+	{ "help", 0, 0, opcmd_help, "help              this list" },
+};
+#define OPCMD_NDEFS (sizeof(opcmd_defs) / sizeof(opcmd_defs[0]))
+
+static int opcmd_help(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	(void)c;
+	(void)arg;
+	if (json)
+		opcmd_put(b, "{\"commands\":[");
+	for (size_t i = 0; i < OPCMD_NDEFS; i++) {
+		if (json) {
+			opcmd_put(b, "%s", i ? "," : "");
+			opcmd_str(b, opcmd_defs[i].help);
+		} else {
+			opcmd_put(b, "%s\n", opcmd_defs[i].help);
+		}
+	}
+	if (json)
+		opcmd_put(b, "]}\n");
+	return OPCMD_OK;
+}
+
+static int opcmd_split(char *s, char **w)
+{
+	int n = 0;
+
+	for (char *tok = strtok(s, " \t\r"); tok; tok = strtok(NULL, " \t\r")) {
+		if (n == OPCMD_WORDS_MAX)
+			return -1;
+		w[n++] = tok;
+	}
+	return n;
+}
+
+static int opcmd_error(struct opcmd_buf *b, int json, const char *msg)
+{
+	if (json) {
+		opcmd_put(b, "{");
+		opcmd_kstr(b, "error", msg, 1);
+		opcmd_put(b, "}\n");
+	} else {
+		opcmd_put(b, "%s\n", msg);
+	}
+	return OPCMD_ERROR;
+}
+
+/* Find and run the command in words w[0..n). */
+static int opcmd_dispatch(struct ctl *c, int admin, char **w, int n, int json,
+			  struct opcmd_buf *b)
+{
+	char msg[256];
+
+	if (n == 0)
+		return opcmd_error(b, json, "empty request (try: help)");
+	for (size_t i = 0; i < OPCMD_NDEFS; i++) {
+		const struct opcmd_def *d = &opcmd_defs[i];
+
+		if (strcmp(w[0], d->name) != 0)
+			continue;
+		if (n - 1 != d->nargs) {
+			snprintf(msg, sizeof(msg), "usage: %s", d->help);
+			return opcmd_error(b, json, msg);
+		}
+		if (d->admin && !admin) {
+			snprintf(msg, sizeof(msg), "'%s' needs the admin socket", d->name);
+			return opcmd_error(b, json, msg);
+		}
+		return d->run(c, w + 1, json, b);
+	}
+	snprintf(msg, sizeof(msg), "unknown command '%.64s' (try: help)", w[0]);
+	return opcmd_error(b, json, msg);
+}
+
+int opcmd_run(struct ctl *c, int admin, const char *line, char **body, size_t *len)
+{
+	struct opcmd_buf b = { 0 };
+	char *copy = strdup(line), *w[OPCMD_WORDS_MAX];
+	int n, json = 0, cls;
+
+	if (copy == NULL)
+		return PHAROS_ENOMEM;
+	n = opcmd_split(copy, w);
+	if (n > 0 && strcmp(w[n - 1], "json") == 0) {
+		json = 1;
+		n--;
+	}
+	if (n < 0)
+		cls = opcmd_error(&b, json, "too many words in the request");
+	else
+		cls = opcmd_dispatch(c, admin, w, n, json, &b);
+	free(copy);
+	opcmd_put(&b, "%s", "");	/* a body even when empty */
+	if (b.oom) {
+		free(b.p);
+		return PHAROS_ENOMEM;
+	}
+	*body = b.p;
+	*len = b.len;
+	return cls;
+}
+
+const char *opcmd_class_name(int cls)
+{
+	return cls == OPCMD_OK ? "ok" : cls == OPCMD_FAIL ? "fail" : "error";
+}
