@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# swap: while a client queries without pause, the zone is reloaded 100 times, alternating
+# between two versions with different serials. No query may be lost or get an incomplete
+# answer; both serials must be seen; after each reload returns the new serial is served.
+#
+# Environment: PHAROS_SERVE, PHAROSCTL (executables).
+# Argument (optional): pharos (default), or knot to run the same harness against knotd
+# (`knotc -b zone-reload`), which shows the harness itself works.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/netns.sh
+. "$here/../lib/netns.sh"
+netns_enter "$@"
+need dig
+need_dnspython
+
+peer=${1:-pharos}
+reloads=${SWAP_RELOADS:-100}
+origin=swap.test.
+s1=2026010101
+s2=2026020202
+port=5320
+tmpdir_make swap
+
+# A zone whose serial shows both in the SOA and in a TXT record, plus some bulk so that a
+# reload has real work to do.
+make_zone() {
+	local serial=$1 i
+	cat <<-EOF
+	\$ORIGIN $origin
+	\$TTL 300
+	@	IN SOA	ns1 hostmaster $serial 7200 3600 1209600 300
+	@	IN NS	ns1
+	ns1	IN A	192.0.2.53
+	serial	IN TXT	"serial=$serial"
+	EOF
+	for ((i = 0; i < 2000; i++)); do
+		printf 'host%d\tIN A\t198.18.%d.%d\n' "$i" $((i / 250)) $((i % 250 + 1))
+	done
+}
+make_zone "$s1" >"$T/zone.$s1"
+make_zone "$s2" >"$T/zone.$s2"
+cp "$T/zone.$s1" "$T/swap.zone"
+
+case $peer in
+pharos)
+	need_exe "${PHAROS_SERVE:?}" "${PHAROSCTL:?}"
+	serve_start pharos-serve "127.0.0.1:$port" "$T/control.sock" "$origin=$T/swap.zone"
+	server_pid=$BG_PID
+	reload() { "$PHAROSCTL" -s "$T/control.sock" reload; }
+	;;
+knot)
+	need knotd knotc
+	knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$port" "$origin" "$T/swap.zone"
+	knot_start knotd "$T/knot.conf" "$T/knot.log"
+	server_pid=$BG_PID
+	reload() { knotc -c "$T/knot.conf" -b zone-reload "$origin"; }
+	;;
+*) fail "unknown peer '$peer' (pharos, knot)" ;;
+esac
+wait_dns 127.0.0.1 "$port" "$origin" SOA 30 || fail "$peer does not answer on port $port"
+[ "$(soa_serial 127.0.0.1 "$port" "$origin")" = "$s1" ] || fail "first serial not served"
+
+bg_start swapclient "$T/client.log" "$PY" "$here/../lib/swapclient.py" \
+	--server "127.0.0.1:$port" --origin "$origin" --serials "$s1,$s2" \
+	--stop-file "$T/stop" --ready-file "$T/client-ready" --timeout 1 --max-seconds 900
+client_pid=$BG_PID
+for ((i = 0; i < 100; i++)); do
+	[ -e "$T/client-ready" ] && break
+	bg_alive "$client_pid" || break
+	sleep 0.1
+done
+[ -e "$T/client-ready" ] || fail "the client got no first answer"
+
+start=$SECONDS
+for ((i = 1; i <= reloads; i++)); do
+	if ((i % 2)); then serial=$s2; else serial=$s1; fi
+	cp "$T/zone.$serial" "$T/swap.zone.new"
+	mv -f "$T/swap.zone.new" "$T/swap.zone"
+	if ! out=$(reload 2>&1); then
+		fail "reload $i failed: $out"
+	fi
+	got=$(soa_serial 127.0.0.1 "$port" "$origin")
+	[ "$got" = "$serial" ] || fail "after reload $i returned, serial '$got' is served, not $serial"
+	bg_alive "$client_pid" || break
+done
+log "$reloads reloads in $((SECONDS - start)) s"
+touch "$T/stop"
+rc=0
+bg_wait "$client_pid" 30 || rc=$?
+cat "$T/client.log"
+[ "$rc" -eq 0 ] || fail "the client saw lost or wrong answers (exit $rc)"
+grep -q ' 0 lost, 0 wrong' "$T/client.log" || fail "client counts not clean"
+
+if [ "$peer" = pharos ]; then
+	stop_clean pharos-serve "$server_pid"
+fi
+log "ok"

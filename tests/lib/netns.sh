@@ -1,0 +1,310 @@
+# Shared helpers for the integration tests (bash; source it, don't run it).
+# shellcheck shell=bash
+#
+#   netns_enter "$@"      re-exec the calling script inside a new network namespace with
+#                         only loopback up (unshare -n); returns once inside
+#   tmpdir_make NAME      a temp dir in $T, removed on exit (unless PHAROS_KEEP_TMP=1)
+#   bg_start NAME LOG CMD...   start CMD in the background, remember its PID in $BG_PID
+#   bg_start2 NAME OUT ERR CMD...   the same with stdout and stderr kept apart
+#   bg_stop PID [SECS]    SIGTERM, wait up to SECS (default 10), SIGKILL; returns its status
+#   bg_wait PID [SECS]    wait for it to exit by itself (then as bg_stop); returns its status
+#   wait_line FILE TEXT PID SECS   wait until FILE has a line TEXT (PID must stay alive)
+#   wait_dns HOST PORT NAME TYPE SECS   wait until the server answers NOERROR
+#   need CMD...           skip the test (exit 77) when a command is truly absent
+#   fail MSG / skip MSG / log MSG
+#
+# Every process started with bg_start is stopped by PID when the script exits, whatever
+# the reason; nothing is ever stopped by name.
+
+PHAROS_SKIP=77
+PATH=$PATH:/usr/sbin:/sbin	# knotd, nsd, ip live there; a non-login root shell may lack them
+_BG_PIDS=()
+_BG_NAMES=()
+_BG_LOGS=()
+T=
+TEST_NAME=${TEST_NAME:-$(basename "$0")}
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+fail() { printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
+skip() { printf '%s: SKIP: %s\n' "$TEST_NAME" "$*" >&2; exit "$PHAROS_SKIP"; }
+
+need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c not found (tools/install-deps.sh installs it)"
+	done
+}
+
+# Debian's python3 with dnspython (the python3 first on PATH may be another one).
+PY=/usr/bin/python3
+need_dnspython() {
+	[ -x "$PY" ] || skip "$PY not found (Debian package python3)"
+	"$PY" -c 'import dns.message' 2>/dev/null ||
+		skip "dnspython missing for $PY (Debian package python3-dnspython)"
+}
+
+need_exe() {
+	local f
+	for f in "$@"; do
+		[ -x "$f" ] || fail "$f is not built"
+	done
+}
+
+netns_enter() {
+	if [ "${PHAROS_IN_NETNS:-}" != "$$" ]; then
+		need unshare ip
+		if ! unshare -n true 2>/dev/null; then
+			skip "cannot create a network namespace (unshare -n needs root or CAP_SYS_ADMIN)"
+		fi
+		# PHAROS_IN_NETNS carries the PID the script will have inside: exec keeps it.
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		exec unshare -n /bin/bash -c 'export PHAROS_IN_NETNS=$$; exec /bin/bash "$0" "$@"' \
+			"$0" "$@"
+	fi
+	ip link set lo up || fail "cannot bring loopback up"
+	local links
+	links=$(ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
+	[ "$links" = "lo " ] || fail "namespace has more than loopback: $links"
+}
+
+tmpdir_make() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/pharos-${1:-test}.XXXXXX") || fail "mktemp"
+}
+
+bg_start() {
+	local name=$1 logf=$2
+	shift 2
+	bg_start2 "$name" "$logf" "$logf" "$@"
+}
+
+bg_start2() {
+	local name=$1 out=$2 err=$3
+	shift 3
+	if [ "$out" = "$err" ]; then
+		"$@" >"$out" 2>&1 &
+	else
+		"$@" >"$out" 2>"$err" &
+	fi
+	BG_PID=$!
+	_BG_PIDS+=("$BG_PID")
+	_BG_NAMES+=("$name")
+	_BG_LOGS+=("$err")
+	if [ "$out" != "$err" ]; then
+		_BG_PIDS+=("")
+		_BG_NAMES+=("$name (stdout)")
+		_BG_LOGS+=("$out")
+	fi
+}
+
+# Forget a PID that was stopped (so the exit trap does not signal a recycled PID).
+_bg_forget() {
+	local i
+	for i in "${!_BG_PIDS[@]}"; do
+		[ "${_BG_PIDS[$i]}" = "$1" ] && _BG_PIDS[i]=
+	done
+}
+
+bg_alive() { kill -0 "$1" 2>/dev/null; }
+
+# Stop one started process: SIGTERM, wait, SIGKILL. Returns the process's exit status
+# (128+signal when killed), or 124 when it had to be killed after the grace period.
+bg_stop() {
+	local pid=$1 secs=${2:-10} i rc=0
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 10; i++)); do
+		_bg_running "$pid" || break
+		sleep 0.1
+	done
+	if _bg_running "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		_bg_forget "$pid"
+		return 124
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	_bg_forget "$pid"
+	return "$rc"
+}
+
+# Running, not a zombie waiting to be reaped.
+_bg_running() {
+	bg_alive "$1" && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]
+}
+
+# Wait up to SECS for a started process to exit by itself; returns its exit status, or
+# stops it (bg_stop) and returns 124 when it does not.
+bg_wait() {
+	local pid=$1 secs=${2:-10} i rc=0
+	for ((i = 0; i < secs * 10; i++)); do
+		_bg_running "$pid" || break
+		sleep 0.1
+	done
+	if _bg_running "$pid"; then
+		bg_stop "$pid" 5 || true
+		return 124
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	_bg_forget "$pid"
+	return "$rc"
+}
+
+# Print the logs of every started process (for a failing test).
+bg_dump_logs() {
+	local i
+	for i in "${!_BG_LOGS[@]}"; do
+		[ -s "${_BG_LOGS[$i]}" ] || continue
+		echo "----- log of ${_BG_NAMES[$i]} (${_BG_LOGS[$i]}) -----"
+		tail -n 60 "${_BG_LOGS[$i]}"
+	done
+}
+
+_cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	set +e	# signalling a process that already exited is fine here
+	for pid in "${_BG_PIDS[@]}"; do
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+		:
+	done
+	for pid in "${_BG_PIDS[@]}"; do
+		[ -n "$pid" ] || continue
+		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+			bg_alive "$pid" || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$PHAROS_SKIP" ]; then
+		bg_dump_logs >&2
+	fi
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "${PHAROS_KEEP_TMP:-0}" = 1 ]; then
+			echo "$TEST_NAME: kept $T" >&2
+		else
+			rm -rf "$T"
+		fi
+	fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+wait_line() {
+	local file=$1 text=$2 pid=$3 secs=$4 i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -qx -- "$text" "$file" 2>/dev/null && return 0
+		bg_alive "$pid" || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_dns() {
+	local host=$1 port=$2 name=$3 type=$4 secs=$5 i
+	for ((i = 0; i < secs * 5; i++)); do
+		if dig +norec +time=1 +tries=1 -p "$port" @"$host" "$name" "$type" 2>/dev/null |
+			grep -q 'status: NOERROR'; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+# One answer's RDATA lines (dig +short), for quick asserts.
+dig_short() {
+	local host=$1 port=$2
+	shift 2
+	dig +norec +time=2 +tries=1 +short -p "$port" @"$host" "$@"
+}
+
+# The SOA serial served for a zone, or empty.
+soa_serial() {
+	dig_short "$1" "$2" "$3" SOA | awk 'NR == 1 { print $3 }'
+}
+
+# Write a knotd config serving one zone file from a private dir (the test's temp dir).
+# Args: CONF DIR LISTEN_ADDR PORT ORIGIN ZONEFILE
+knot_conf() {
+	local conf=$1 dir=$2 addr=$3 port=$4 origin=$5 zone=$6
+	mkdir -p "$dir"
+	cat >"$conf" <<-EOF
+	server:
+	    listen: $addr@$port
+	    rundir: $dir
+	    user: root
+	    identity: ""
+	    version: ""
+	    nsid: ""
+	database:
+	    storage: $dir
+	log:
+	  - target: stderr
+	    any: info
+	zone:
+	  - domain: $origin
+	    file: $zone
+	    storage: $dir
+	    zonefile-sync: -1
+	    zonefile-load: whole
+	    journal-content: none
+	    semantic-checks: on
+	EOF
+}
+
+# Start knotd with a config from knot_conf; sets BG_PID. Args: NAME CONF LOG
+knot_start() {
+	bg_start "$1" "$3" knotd -c "$2"
+}
+
+# Start pharos-serve ($PHAROS_SERVE) and wait for its "ready" line; sets BG_PID.
+# Args: NAME LISTEN SOCKET ORIGIN=FILE... (stdout in $T/NAME.out, stderr in $T/NAME.err)
+serve_start() {
+	local name=$1 listen=$2 sock=$3
+	shift 3
+	bg_start2 "$name" "$T/$name.out" "$T/$name.err" \
+		"$PHAROS_SERVE" --listen "$listen" --control-socket "$sock" "$@"
+	wait_line "$T/$name.out" ready "$BG_PID" 60 ||
+		fail "$name did not print 'ready' (exit status or log below)"
+}
+
+# Stop a pharos process and insist on a clean exit (status 0: no crash, no leak report).
+stop_clean() {
+	local name=$1 pid=$2 rc=0
+	bg_stop "$pid" 30 || rc=$?
+	[ "$rc" -eq 0 ] || fail "$name did not stop cleanly on SIGTERM (exit status $rc)"
+	log "$name stopped cleanly"
+}
+
+# Write an NSD config serving one zone file (for comparisons with NSD).
+# Args: CONF DIR LISTEN_ADDR PORT ORIGIN ZONEFILE
+nsd_conf() {
+	local conf=$1 dir=$2 addr=$3 port=$4 origin=$5 zone=$6
+	mkdir -p "$dir"
+	cat >"$conf" <<-EOF2
+	server:
+	    ip-address: $addr@$port
+	    port: $port
+	    server-count: 1
+	    username: ""
+	    chroot: ""
+	    zonesdir: "$dir"
+	    pidfile: "$dir/nsd.pid"
+	    database: ""
+	    zonelistfile: "$dir/zone.list"
+	    xfrdfile: "$dir/xfrd.state"
+	    xfrdir: "$dir"
+	    logfile: "$dir/nsd.log"
+	    hide-version: yes
+	    hide-identity: yes
+	    minimal-responses: yes
+	    verbosity: 1
+	remote-control:
+	    control-enable: no
+	zone:
+	    name: $origin
+	    zonefile: "$zone"
+	EOF2
+}
