@@ -42,13 +42,17 @@ static int comp_find(const struct render *r, const uint8_t *s, size_t len)
 	return -1;
 }
 
-/* Write a name, pointing at the longest suffix already in the packet. */
-static int put_name(struct render *r, const uint8_t *name, size_t len)
+/*
+ * Write a name, pointing at the longest suffix already in the packet. With literal set
+ * (RDATA that must not be compressed, e.g. the SRV target of RFC 2782) the name is written
+ * whole, but later names may still point into it.
+ */
+static int put_name_as(struct render *r, const uint8_t *name, size_t len, int literal)
 {
 	size_t off = 0;
 
 	while (name[off]) {
-		int ptr = comp_find(r, name + off, len - off);
+		int ptr = literal ? -1 : comp_find(r, name + off, len - off);
 		if (ptr >= 0) {
 			if (r->len + 2 > r->limit)
 				return PHAROS_ESPACE;
@@ -70,6 +74,11 @@ static int put_name(struct render *r, const uint8_t *name, size_t len)
 		return PHAROS_ESPACE;
 	r->buf[r->len++] = 0;
 	return 0;
+}
+
+static int put_name(struct render *r, const uint8_t *name, size_t len)
+{
+	return put_name_as(r, name, len, 0);
 }
 
 /* Length of the uncompressed name at p within max bytes, or 0 if it is not a valid one. */
@@ -98,12 +107,22 @@ static int put_raw(struct render *r, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* RDATA with its names compressed where RFC 3597 allows it (the RFC 1035 types). */
+/*
+ * RDATA with its names compressed where RFC 3597 allows it (the RFC 1035 types); the SRV
+ * target is written whole but remembered, so additional records can point at it.
+ */
 static int put_rdata(struct render *r, uint16_t type, const uint8_t *rd, uint16_t rdlen)
 {
 	size_t skip = 0, n1, n2;
 
 	switch (type) {
+	case DNS_T_SRV:
+		n1 = rdlen > 6 ? name_len_in(rd + 6, rdlen - 6) : 0;
+		if (n1 == 0 || 6 + n1 != rdlen)
+			break;
+		if (put_raw(r, rd, 6) < 0)
+			return PHAROS_ESPACE;
+		return put_name_as(r, rd + 6, n1, 1);
 	case DNS_T_MX:
 		skip = 2;
 		/* fall through */
