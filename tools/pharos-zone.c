@@ -199,17 +199,18 @@ static void print_rr(const uint8_t *owner, size_t olen, uint16_t type, uint32_t 
 	wire[n++] = (uint8_t)rdlen;
 	memcpy(wire + n, rd, rdlen);
 	n += rdlen;
+	char name[DNAME_TXT_MAX];
+	dname_to_text(owner, name, sizeof(name));
 	if (ldns_wire2rr(&rr, wire, n, &pos, LDNS_SECTION_ANSWER) == LDNS_STATUS_OK && pos == n) {
-		char *s = ldns_rr2str(rr);
-		if (s)
-			fputs(s, stdout);
+		/* ldns leaves '$' and '@' in owners unescaped: print our own owner text */
+		char *s = ldns_rr2str(rr), *tab = s ? strchr(s, '\t') : NULL;
+		if (tab)
+			printf("%s%s", name, tab);
 		free(s);
 		ldns_rr_free(rr);
 		return;
 	}
 	ldns_rr_free(rr);
-	char name[DNAME_TXT_MAX];
-	dname_to_text(owner, name, sizeof(name));
 	printf("%s\t%u\tIN\tTYPE%u\t\\# %u ", name, ttl, type, rdlen);
 	for (uint16_t i = 0; i < rdlen; i++)
 		printf("%02x", rd[i]);
