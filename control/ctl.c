@@ -396,13 +396,9 @@ static void ctl_diag_report(void *ctx, enum zonec_severity sev, const char *file
 			    const char *what)
 {
 	struct ctl_diag *d = ctx;
-	const char *kind = sev == ZONEC_ERROR ? "error" : "warning";
 	char text[CTL_MSG_MAX];
 
-	if (line > 0)
-		snprintf(text, sizeof(text), "%s:%d: %s: %s", file, line, kind, what);
-	else
-		snprintf(text, sizeof(text), "%s: %s: %s", file, kind, what);
+	zonec_format(text, sizeof(text), sev, file, line, what);
 	if (sev == ZONEC_WARNING)
 		log_msg(LOG_NOTICE, "zone %s: %s", d->origin, text);	/* errors: in the result */
 	if (sev == ZONEC_ERROR) {

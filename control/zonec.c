@@ -159,9 +159,22 @@ static void zc_report(struct zonec_zone *z, enum zonec_severity sev, int line,
 void zonec_report_stderr(void *ctx, enum zonec_severity sev, const char *file, int line,
 			 const char *what)
 {
+	char text[1024];
+
 	(void)ctx;
-	fprintf(stderr, "%s:%d: %s: %s\n", file, line,
-		sev == ZONEC_ERROR ? "error" : "warning", what);
+	zonec_format(text, sizeof(text), sev, file, line, what);
+	fprintf(stderr, "%s\n", text);
+}
+
+void zonec_format(char *buf, size_t cap, enum zonec_severity sev, const char *file, int line,
+		  const char *what)
+{
+	const char *kind = sev == ZONEC_ERROR ? "error" : "warning";
+
+	if (line > 0)
+		snprintf(buf, cap, "%s:%d: %s: %s", file, line, kind, what);
+	else
+		snprintf(buf, cap, "%s: %s: %s", file, kind, what);
 }
 
 /* Presentation form of a wire name for messages (never fails: truncates). */

@@ -15,7 +15,14 @@ enum zonec_severity { ZONEC_WARNING = 1, ZONEC_ERROR = 2 };
 typedef void (*zonec_report_fn)(void *ctx, enum zonec_severity sev, const char *file,
 				int line, const char *what);
 
-/* Print findings to stderr as "file:line: warning|error: what". ctx unused. */
+/*
+ * One finding as text: "file:line: warning|error: what", or "file: ..." for line 0 (the
+ * whole file). Every tool and daemon prints findings through this.
+ */
+void zonec_format(char *buf, size_t cap, enum zonec_severity sev, const char *file, int line,
+		  const char *what);
+
+/* Print findings to stderr (zonec_format). ctx unused. */
 void zonec_report_stderr(void *ctx, enum zonec_severity sev, const char *file, int line,
 			 const char *what);
 

@@ -106,7 +106,7 @@ expect_err_line "warn.zone:9: warning: www.other.test. A is outside the zone; dr
 	"out-of-zone record"
 expect_err_line "warn.zone:11: warning: both.warn.test. has a CNAME and other data (A)" \
 	"CNAME and other data"
-expect_err_line "warn.zone:0: warning: no NS records at the zone apex" "no NS at the apex"
+expect_err_line "warn.zone: warning: no NS records at the zone apex" "no NS at the apex"
 [ "$(grep -c . <<<"$err")" -eq 4 ] || fail "check of a zone with warnings: not exactly 4 findings"
 [ "$out" = "warn.test.: serial 2026040101, 6 records, 4 warnings" ] ||
 	fail "check of a zone with warnings: summary line is not as expected"
@@ -140,7 +140,7 @@ ns1	IN A	192.0.2.1
 EOF
 run check nosoa.zone --origin nosoa.test
 expect_rc 1 "check of a zone without SOA"
-grep -Eq "^nosoa\.zone:[0-9]+: error: .*SOA" <<<"$err" || fail "no SOA: the error does not name the SOA"
+grep -Eq "^nosoa\.zone(:[0-9]+)?: error: .*SOA" <<<"$err" || fail "no SOA: the error does not name the SOA"
 grep -q "zone refused" <<<"$out" || fail "no SOA: the summary does not say refused"
 log "check: a zone without SOA is refused, exit 1"
 
