@@ -1,1 +1,467 @@
-int pharos_placeholder_mgmt;
+/* Management thread: IPC from pharos-control (load, unload, status) and snapshot publication. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
+#include "pharos/err.h"
+#include "pharos/ipc.h"
+#include "dname.h"
+#include "img.h"
+#include "log.h"
+#include "mgmt.h"
+
+#define MGMT_POLL_MS	100	/* how often an idle mgmt thread looks at worker_quit */
+#define MGMT_SEND_TMO_S	5	/* a peer that does not read for this long is dropped */
+
+struct snapshot *mgmt_snap;
+
+/* Any request, plus room to see that a datagram is longer than every request. */
+union mgmt_msg {
+	struct ipc_hdr h;
+	struct ipc_load load;
+	struct ipc_unload unload;
+	struct ipc_status status;
+	uint8_t raw[2 * sizeof(struct ipc_load)];
+};
+
+/* Reply text; long names and paths are cut, which is fine for a human-readable line. */
+static void __attribute__((format(printf, 3, 4))) mgmt_textf(char *text, size_t cap,
+							      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, cap, fmt, ap);
+	va_end(ap);
+}
+
+/* Close peer ci. Serving goes on: the dataplane never depends on its peer being there. */
+static void mgmt_drop(struct mgmt *m, unsigned ci, const char *why)
+{
+	if (m->cfd[ci] < 0)
+		return;
+	close(m->cfd[ci]);
+	m->cfd[ci] = -1;
+	log_msg("control connection closed (%s); still serving %u zones", why,
+		mgmt_snap ? mgmt_snap->count : 0);
+}
+
+/* Fill the header and send one message to peer ci; a failed send drops the peer. */
+static int mgmt_send(struct mgmt *m, unsigned ci, void *msg, uint32_t kind, size_t len,
+		     uint32_t seq)
+{
+	struct ipc_hdr *h = msg;
+
+	h->kind = kind;
+	h->len = (uint32_t)len;
+	h->seq = seq;
+	h->version = IPC_VERSION;
+	if (m->cfd[ci] < 0)
+		return PHAROS_EIO;
+	if (send(m->cfd[ci], msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		mgmt_drop(m, ci, strerror(errno));
+		return PHAROS_EIO;
+	}
+	return 0;
+}
+
+static void mgmt_reply(struct mgmt *m, unsigned ci, uint32_t seq, int result, const char *text)
+{
+	struct ipc_reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.result = result;
+	snprintf(r.msg, sizeof(r.msg), "%s", text);
+	(void)mgmt_send(m, ci, &r, IPC_REPLY, sizeof(r), seq);
+}
+
+/* Make next the served snapshot; return once no reader can still see the old one. */
+static void mgmt_publish(struct snapshot *next)
+{
+	struct snapshot *old = mgmt_snap;
+
+	rcu_assign_pointer(mgmt_snap, next);
+	synchronize_rcu();	/* every worker passed a quiescent state or is offline */
+	snap_release(old);
+}
+
+/* The zone whose origin is exactly this name, or NULL. */
+static const struct snap_zone *mgmt_zone(const uint8_t *origin, size_t len)
+{
+	const struct snap_zone *z = snap_find(mgmt_snap, origin, len);
+
+	return z && z->origin_len == len ? z : NULL;
+}
+
+static int mgmt_origin(const char *txt, uint8_t *wire, size_t *len, char *text, size_t cap)
+{
+	if (txt[0] == '\0' || dname_from_text(txt, NULL, 0, wire, len) < 0) {
+		mgmt_textf(text, cap, "bad zone name '%.*s'", 300, txt);
+		return PHAROS_EINVAL;
+	}
+	return 0;
+}
+
+/* Open and verify the image first; only a good one replaces what is served. */
+static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
+{
+	uint8_t origin[DNAME_MAX];
+	char err[IPC_MSG_MAX] = "", name[DNAME_TXT_MAX];
+	const struct snap_zone *old;
+	struct snapshot *next;
+	struct snap_zone *z;
+	struct img *img;
+	size_t olen;
+	int rc;
+
+	if ((rc = mgmt_origin(req->origin, origin, &olen, text, cap)) < 0)
+		return rc;
+	dname_to_text(origin, name, sizeof(name));
+	rc = img_open_file(req->path, &img, err, sizeof(err));
+	if (rc < 0) {
+		if (err[0] == '\0')
+			mgmt_textf(err, sizeof(err), "%s", pharos_strerror(rc));
+		if (strstr(err, req->path) != NULL)	/* img_open_file named it already */
+			mgmt_textf(text, cap, "%s: %s", name, err);
+		else
+			mgmt_textf(text, cap, "%s: %s: %s", name, req->path, err);
+		return rc;
+	}
+	if (img->origin_len != olen || memcmp(img->origin, origin, olen) != 0) {
+		char iname[DNAME_TXT_MAX];
+
+		dname_to_text(img->origin, iname, sizeof(iname));
+		mgmt_textf(text, cap, "%s: image is for zone %s", name, iname);
+		img_close(img);
+		return PHAROS_EZONE;
+	}
+	z = snap_zone_new(img, req->path);
+	if (z == NULL) {
+		mgmt_textf(text, cap, "%s: out of memory", name);
+		return PHAROS_ENOMEM;
+	}
+	old = mgmt_zone(origin, olen);
+	uint32_t old_serial = old ? old->img->hdr->serial : 0;
+	int replaced = old != NULL;
+	rc = snap_with(mgmt_snap, z, &next);
+	if (rc < 0) {
+		snap_zone_free(z);
+		mgmt_textf(text, cap, "%s: %s", name, pharos_strerror(rc));
+		return rc;
+	}
+	mgmt_publish(next);
+	mgmt_textf(text, cap, "loaded %s serial %u (%u names)", name, img->hdr->serial,
+		   img->name_count);
+	if (replaced) {
+		size_t n = strlen(text);
+
+		mgmt_textf(text + n, cap - n, ", replaced serial %u", old_serial);
+	}
+	return 0;
+}
+
+static int mgmt_unload(const struct ipc_unload *req, char *text, size_t cap)
+{
+	uint8_t origin[DNAME_MAX];
+	char name[DNAME_TXT_MAX];
+	struct snapshot *next;
+	size_t olen;
+	int rc;
+
+	if ((rc = mgmt_origin(req->origin, origin, &olen, text, cap)) < 0)
+		return rc;
+	dname_to_text(origin, name, sizeof(name));
+	rc = snap_without(mgmt_snap, origin, olen, &next);
+	if (rc < 0) {
+		mgmt_textf(text, cap, "%s: %s", name,
+			 rc == PHAROS_ENOTFOUND ? "zone not loaded" : pharos_strerror(rc));
+		return rc;
+	}
+	mgmt_publish(next);
+	mgmt_textf(text, cap, "unloaded %s", name);
+	return 0;
+}
+
+static int mgmt_send_zone(struct mgmt *m, unsigned ci, const struct snap_zone *z, uint32_t seq)
+{
+	struct ipc_zone_info zi;
+
+	memset(&zi, 0, sizeof(zi));
+	dname_to_text(z->origin, zi.origin, sizeof(zi.origin));
+	snprintf(zi.path, sizeof(zi.path), "%s", z->path);
+	zi.serial = z->img->hdr->serial;
+	zi.names = z->img->name_count;
+	zi.rrsets = z->img->rrset_count;
+	zi.image_size = z->img->size;
+	zi.loaded_at = z->loaded_at;
+	return mgmt_send(m, ci, &zi, IPC_ZONE_INFO, sizeof(zi), seq);
+}
+
+static int mgmt_send_worker(struct mgmt *m, unsigned ci, unsigned idx, int cpu,
+			    const struct worker_stats *st, uint32_t seq)
+{
+	struct ipc_worker_info wi;
+	struct worker_stats s;
+
+	worker_stats_read(st, &s);
+	memset(&wi, 0, sizeof(wi));
+	wi.worker = idx;
+	wi.cpu = cpu;
+	wi.loops = s.loops;
+	wi.rx = s.rx;
+	wi.tx = s.tx;
+	wi.dropped = s.dropped;
+	wi.noerror = s.noerror;
+	wi.nxdomain = s.nxdomain;
+	wi.refused = s.refused;
+	wi.formerr = s.formerr;
+	wi.servfail = s.servfail;
+	wi.notimp = s.notimp;
+	wi.truncated = s.truncated;
+	return mgmt_send(m, ci, &wi, IPC_WORKER_INFO, sizeof(wi), seq);
+}
+
+static int mgmt_status(struct mgmt *m, unsigned ci, uint32_t seq, char *text, size_t cap)
+{
+	const struct snapshot *s = mgmt_snap;	/* we are its only writer */
+	uint32_t zones = s ? s->count : 0;
+
+	for (uint32_t i = 0; i < zones; i++)
+		if (mgmt_send_zone(m, ci, s->zones[i], seq) < 0)
+			return PHAROS_EIO;
+	for (unsigned i = 0; i < m->nworkers; i++)
+		if (mgmt_send_worker(m, ci, i, m->workers[i].cpu, &m->workers[i].st, seq) < 0)
+			return PHAROS_EIO;
+	if (m->tcp && mgmt_send_worker(m, ci, m->nworkers, -1, m->tcp, seq) < 0)
+		return PHAROS_EIO;
+	mgmt_textf(text, cap, "%u zones, %u workers%s", zones, m->nworkers, m->tcp ? " + tcp" : "");
+	return 0;
+}
+
+static size_t mgmt_request_size(uint32_t kind)
+{
+	switch (kind) {
+	case IPC_LOAD: return sizeof(struct ipc_load);
+	case IPC_UNLOAD: return sizeof(struct ipc_unload);
+	case IPC_STATUS: return sizeof(struct ipc_status);
+	default: return 0;
+	}
+}
+
+/* Length, version, kind, and NUL-terminated strings: anything else is PHAROS_EPROTO. */
+static int mgmt_check(const union mgmt_msg *msg, size_t n, char *text, size_t cap)
+{
+	size_t want;
+
+	if (n < sizeof(struct ipc_hdr)) {
+		mgmt_textf(text, cap, "message of %zu bytes is shorter than the header", n);
+		return PHAROS_EPROTO;
+	}
+	if (msg->h.version != IPC_VERSION) {
+		mgmt_textf(text, cap, "version %u, expected %u", msg->h.version, IPC_VERSION);
+		return PHAROS_EPROTO;
+	}
+	want = mgmt_request_size(msg->h.kind);
+	if (want == 0) {
+		mgmt_textf(text, cap, "kind %u is not a request", msg->h.kind);
+		return PHAROS_EPROTO;
+	}
+	if (n != want || msg->h.len != n) {
+		mgmt_textf(text, cap, "kind %u: got %zu bytes, header says %u, expected %zu",
+			 msg->h.kind, n, msg->h.len, want);
+		return PHAROS_EPROTO;
+	}
+	if ((msg->h.kind == IPC_LOAD &&
+	     (!memchr(msg->load.origin, 0, sizeof(msg->load.origin)) ||
+	      !memchr(msg->load.path, 0, sizeof(msg->load.path)))) ||
+	    (msg->h.kind == IPC_UNLOAD && !memchr(msg->unload.origin, 0, IPC_NAME_MAX))) {
+		mgmt_textf(text, cap, "kind %u: string not NUL-terminated", msg->h.kind);
+		return PHAROS_EPROTO;
+	}
+	return 0;
+}
+
+static void mgmt_handle(struct mgmt *m, unsigned ci, const union mgmt_msg *msg, size_t n)
+{
+	char text[IPC_MSG_MAX] = "";
+	uint32_t seq = n >= sizeof(struct ipc_hdr) ? msg->h.seq : 0;
+	int rc = mgmt_check(msg, n, text, sizeof(text));
+
+	if (rc < 0) {
+		log_msg("control: %s", text);
+	} else if (msg->h.kind == IPC_LOAD) {
+		rc = mgmt_load(&msg->load, text, sizeof(text));
+		log_msg("%s", text);
+	} else if (msg->h.kind == IPC_UNLOAD) {
+		rc = mgmt_unload(&msg->unload, text, sizeof(text));
+		log_msg("%s", text);
+	} else {
+		rc = mgmt_status(m, ci, seq, text, sizeof(text));
+	}
+	mgmt_reply(m, ci, seq, rc, text);
+}
+
+static void mgmt_recv(struct mgmt *m, unsigned ci)
+{
+	union mgmt_msg msg;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg.h));
+	/* MSG_TRUNC: n is the datagram's real length, so an oversize one fails the check */
+	n = recv(m->cfd[ci], &msg, sizeof(msg), MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		mgmt_drop(m, ci, n == 0 ? "peer closed" : strerror(errno));
+		return;
+	}
+	mgmt_handle(m, ci, &msg, (size_t)n);
+}
+
+/* Take a new peer; when every place is taken, close it at once (the others keep theirs). */
+static void mgmt_accept(struct mgmt *m)
+{
+	struct timeval tv = { .tv_sec = MGMT_SEND_TMO_S };
+	int fd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++) {
+		if (m->cfd[ci] < 0) {
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			m->cfd[ci] = fd;
+			return;
+		}
+	}
+	log_msg("control socket: %d peers already connected, closing a new one",
+		MGMT_CLIENTS_MAX);
+	close(fd);
+}
+
+/* Requests are served one at a time, in the order each peer sent them. */
+static void *mgmt_main(void *arg)
+{
+	struct mgmt *m = arg;
+	struct pollfd p[1 + MGMT_CLIENTS_MAX];
+
+	while (!worker_quit) {
+		p[0] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
+		for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
+			p[1 + ci] = (struct pollfd){ .fd = m->cfd[ci], .events = POLLIN };
+		if (poll(p, 1 + MGMT_CLIENTS_MAX, MGMT_POLL_MS) <= 0)
+			continue;	/* negative fds are skipped by poll() */
+		for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
+			if (m->cfd[ci] >= 0 && (p[1 + ci].revents & (POLLIN | POLLHUP | POLLERR)))
+				mgmt_recv(m, ci);
+		if (p[0].revents & POLLIN)
+			mgmt_accept(m);
+	}
+	return NULL;
+}
+
+/* Remove a socket file left by a dataplane that died; refuse to touch anything else. */
+static int mgmt_clear_stale(const struct sockaddr_un *sa, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(sa->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", sa->sun_path, strerror(errno));
+		return PHAROS_EIO;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", sa->sun_path);
+		return PHAROS_EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return PHAROS_EIO;
+	}
+	live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+	close(fd);
+	if (live) {
+		snprintf(err, errlen, "%s: another dataplane is listening there", sa->sun_path);
+		return PHAROS_EEXIST;
+	}
+	unlink(sa->sun_path);
+	return 0;
+}
+
+int mgmt_open(struct mgmt *m, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->lfd = -1;
+	for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
+		m->cfd[ci] = -1;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long (max %zu bytes)", sizeof(sa.sun_path) - 1);
+		return PHAROS_EINVAL;
+	}
+	strcpy(sa.sun_path, path);
+	if ((rc = mgmt_clear_stale(&sa, err, errlen)) < 0)
+		return rc;
+	m->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (m->lfd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return PHAROS_EIO;
+	}
+	old = umask(0177);	/* created 0600: only our user may load zones */
+	rc = bind(m->lfd, (const struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(m->lfd, 4) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(m->lfd);
+		m->lfd = -1;
+		return PHAROS_EIO;
+	}
+	strcpy(m->path, path);
+	return 0;
+}
+
+int mgmt_start(struct mgmt *m)
+{
+	int rc = pthread_create(&m->thread, NULL, mgmt_main, m);
+
+	if (rc != 0) {
+		errno = rc;
+		return PHAROS_EIO;
+	}
+	m->running = 1;
+	return 0;
+}
+
+void mgmt_join(struct mgmt *m)
+{
+	if (m->running)
+		pthread_join(m->thread, NULL);
+	m->running = 0;
+}
+
+void mgmt_close(struct mgmt *m)
+{
+	for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++) {
+		if (m->cfd[ci] >= 0)
+			close(m->cfd[ci]);
+		m->cfd[ci] = -1;
+	}
+	if (m->lfd >= 0) {
+		close(m->lfd);
+		unlink(m->path);
+	}
+	m->lfd = -1;
+	snap_release(mgmt_snap);	/* no reader is left: no grace period needed */
+	mgmt_snap = NULL;
+}

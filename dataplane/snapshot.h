@@ -44,4 +44,10 @@ void snap_release(struct snapshot *s);
 /* New zone from an opened image (takes ownership of img). */
 struct snap_zone *snap_zone_new(struct img *img, const char *path);
 
+/*
+ * Close a zone that no snapshot holds (refs == 0), e.g. after snap_with() failed.
+ * Closes its image. NULL is fine.
+ */
+void snap_zone_free(struct snap_zone *z);
+
 #endif

@@ -1,1 +1,141 @@
-int pharos_placeholder_worker;
+/* UDP worker threads: the one loop every I/O backend runs, reading the snapshot under QSBR RCU. */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+#include "pharos/err.h"
+#include "mgmt.h"
+#include "worker.h"
+
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+volatile sig_atomic_t worker_quit;
+
+void worker_stats_read(const struct worker_stats *st, struct worker_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->loops = IO_STAT_GET(st->loops);
+	out->rx = IO_STAT_GET(st->rx);
+	out->tx = IO_STAT_GET(st->tx);
+	out->dropped = IO_STAT_GET(st->dropped);
+	out->noerror = IO_STAT_GET(st->noerror);
+	out->nxdomain = IO_STAT_GET(st->nxdomain);
+	out->refused = IO_STAT_GET(st->refused);
+	out->formerr = IO_STAT_GET(st->formerr);
+	out->servfail = IO_STAT_GET(st->servfail);
+	out->notimp = IO_STAT_GET(st->notimp);
+	out->truncated = IO_STAT_GET(st->truncated);
+}
+
+/*
+ * Answer pkts[0..n) in place against the current snapshot, then send. The snapshot pointer
+ * is only used inside this pass: the next rcu_quiescent_state() lets mgmt free it.
+ */
+static void worker_answer(struct worker *w, unsigned n)
+{
+	const struct snapshot *snap = rcu_dereference(mgmt_snap);
+	unsigned ntx = 0, ndrop = 0, sent;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct io_pkt *p = &w->pkts[i];
+		struct answer_info info;
+		size_t len = answer_query(snap, p->data, p->len, p->data, p->cap, ANSWER_UDP,
+					  &info);
+
+		if (unlikely(len == 0)) {
+			w->drop[ndrop++] = *p;
+			continue;
+		}
+		worker_count(&w->st, &info);
+		p->len = (uint16_t)len;
+		w->pkts[ntx++] = *p;
+	}
+	sent = ntx ? w->ops->tx_burst(w->q, w->pkts, ntx) : 0;
+	if (ndrop)
+		w->ops->release(w->q, w->drop, ndrop);
+	WORKER_STAT_ADD(&w->st, rx, n);
+	WORKER_STAT_ADD(&w->st, tx, sent);
+	WORKER_STAT_ADD(&w->st, dropped, ndrop + (ntx - sent));
+}
+
+/* Nothing came: go RCU-offline while blocked so a publish never waits for an idle worker. */
+static void worker_idle(struct worker *w)
+{
+	if (w->ops->wait == NULL)
+		return;
+	rcu_thread_offline();
+	w->ops->wait(w->q, WORKER_IDLE_MS);
+	rcu_thread_online();
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	rcu_register_thread();
+	while (!worker_quit) {
+		unsigned n = w->ops->rx_burst(w->q, w->pkts, IO_BURST);
+
+		if (likely(n > 0))
+			worker_answer(w, n);
+		else
+			worker_idle(w);
+		WORKER_STAT_ADD(&w->st, loops, 1);
+		rcu_quiescent_state();
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int worker_init(struct worker *w, unsigned id, int cpu, const struct io_ops *ops,
+		const struct io_conf *conf, char *err, size_t errlen)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cpu = cpu;
+	w->ops = ops;
+	return ops->init(conf, id, &w->q, err, errlen);
+}
+
+int worker_start(struct worker *w)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int rc;
+
+	if (pthread_attr_init(&attr) != 0)
+		return PHAROS_EIO;
+	if (w->cpu >= 0) {
+		/* pinned before the first instruction: the queue's pages get touched locally */
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	rc = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		errno = rc;
+		return PHAROS_EIO;
+	}
+	w->running = 1;
+	return 0;
+}
+
+void worker_join(struct worker *w)
+{
+	if (w->running)
+		pthread_join(w->thread, NULL);
+	w->running = 0;
+}
+
+void worker_fini(struct worker *w)
+{
+	if (w->ops && w->ops->fini)
+		w->ops->fini(w->q);
+	w->q = NULL;
+}

@@ -1,0 +1,109 @@
+/* Packet I/O backends: one ops table (socket now; AF_XDP and DPDK later) under one worker loop. */
+#ifndef PHAROS_IO_H
+#define PHAROS_IO_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define IO_BURST	32	/* packets per rx/tx batch */
+#define IO_BUF_SIZE	4096	/* bytes per packet buffer: largest query read, largest UDP answer */
+#define IO_ADDR_MAX	16	/* --listen addresses */
+#define IO_ADDR_TXT	64	/* "[ffff:...%ifname]:65535" */
+
+/* One listen address (--listen), parsed once at start. */
+struct io_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int wildcard;			/* 0.0.0.0 or ::: replies need the query's destination */
+	char text[IO_ADDR_TXT];		/* as the operator wrote it, for messages */
+};
+
+/*
+ * One DNS message in a batch. data points into a buffer the backend owns; it is valid from
+ * rx_burst() until the same packet is passed to tx_burst() or release(), and never after
+ * (batch-scoped: no pointer to it may be kept past the loop pass). The worker may rewrite
+ * data[0..cap) in place and set len to the answer's length.
+ */
+struct io_pkt {
+	uint8_t *data;		/* DNS message (the backend strips and later restores L2-L4) */
+	uint16_t len;		/* message bytes; 0 = unusable (oversize, bad headers): drop */
+	uint16_t cap;		/* writable bytes at data */
+	uint16_t port;		/* backend's index of the socket/queue it came from */
+	uint16_t slot;		/* backend's buffer index (frame, mbuf, iovec) */
+};
+
+/* Backend counters of one queue, written by its worker only, read (relaxed) by anyone. */
+struct io_stats {
+	uint64_t rx_calls;	/* receive syscalls / ring polls */
+	uint64_t tx_calls;
+	uint64_t rx_errors;	/* failed receive calls (not EAGAIN) */
+	uint64_t tx_errors;	/* packets the kernel/NIC did not take */
+};
+
+/* What every queue of a backend is opened with. */
+struct io_conf {
+	const struct io_addr *addrs;
+	unsigned naddrs;
+};
+
+struct io_queue;	/* backend-private, one per worker, used by that worker only */
+
+/*
+ * A backend. Each worker owns one queue; every op except init and stats is called only by
+ * that worker, so no op takes a lock. rx_burst/tx_burst/release/wait make no allocation.
+ * Every packet of a batch goes back (tx_burst or release) before the next rx_burst.
+ */
+struct io_ops {
+	const char *name;
+
+	/*
+	 * Open queue `worker` (sockets, rings, buffers). Called at start-up from the main
+	 * thread, before any worker runs; failures are reported with their reason in
+	 * err. Returns 0 or a negative pharos_err.
+	 */
+	int (*init)(const struct io_conf *conf, unsigned worker, struct io_queue **out,
+		    char *err, size_t errlen);
+
+	/*
+	 * Receive up to max (<= IO_BURST) packets without blocking. Fills pkts[0..n).
+	 * The packets belong to the caller until tx_burst() or release(). Returns n.
+	 */
+	unsigned (*rx_burst)(struct io_queue *q, struct io_pkt *pkts, unsigned max);
+
+	/*
+	 * Send pkts[0..n) (answers written in place; len = answer length) back to where
+	 * each came from. Takes every packet back, sent or not. Returns how many were sent.
+	 */
+	unsigned (*tx_burst)(struct io_queue *q, struct io_pkt *pkts, unsigned n);
+
+	/* Give back pkts[0..n) without sending them (dropped queries). */
+	void (*release)(struct io_queue *q, struct io_pkt *pkts, unsigned n);
+
+	/*
+	 * Block up to timeout_ms until rx_burst() may return something. The worker is
+	 * RCU-offline around this call. NULL for busy-polling backends (DPDK).
+	 */
+	void (*wait)(struct io_queue *q, int timeout_ms);
+
+	/* Copy the queue's counters (safe from any thread). */
+	void (*stats)(const struct io_queue *q, struct io_stats *out);
+
+	/* Close the queue; its worker has stopped. NULL is fine. */
+	void (*fini)(struct io_queue *q);
+};
+
+/* The kernel UDP socket backend (io_socket.c). */
+extern const struct io_ops io_socket_ops;
+
+/*
+ * Parse "ADDR:PORT", "[V6ADDR]:PORT", or a bare ADDR / [V6ADDR] (port 53).
+ * Numeric addresses only; an IPv6 address may carry %scope. Returns 0 or PHAROS_EINVAL.
+ */
+int io_addr_parse(const char *txt, struct io_addr *out);
+
+/* Relaxed counter helpers: one writer (the owner), any number of readers. */
+#define IO_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define IO_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,50 @@
+/* Management thread: the IPC socket to pharos-control, and the only writer of the snapshot. */
+#ifndef PHAROS_MGMT_H
+#define PHAROS_MGMT_H
+
+#include <pthread.h>
+#include <sys/un.h>
+#include "snapshot.h"
+#include "worker.h"
+
+/*
+ * The snapshot being served. Readers (registered QSBR threads) load it with
+ * rcu_dereference() and drop it before their next rcu_quiescent_state() or
+ * rcu_thread_offline(). Only the management thread stores it (rcu_assign_pointer, then
+ * synchronize_rcu, then snap_release of the old one). NULL = nothing loaded (REFUSED).
+ */
+extern struct snapshot *mgmt_snap;
+
+#define MGMT_CLIENTS_MAX	4	/* pharos-control, plus room for a restart or a probe */
+
+struct mgmt {
+	int lfd;				/* listening SOCK_SEQPACKET socket */
+	int cfd[MGMT_CLIENTS_MAX];		/* connected peers, -1 = free */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const struct worker *workers;		/* for IPC_STATUS */
+	unsigned nworkers;
+	const struct worker_stats *tcp;		/* TCP thread counters, may be NULL */
+	int running;
+	pthread_t thread;
+};
+
+/*
+ * Create the listening socket at path (mode 0600). A stale socket left by a dead dataplane
+ * is removed; a live one (connect succeeds) or a non-socket file is an error. Called at
+ * start-up; err says why on failure. Returns 0 or a negative pharos_err.
+ */
+int mgmt_open(struct mgmt *m, const char *path, char *err, size_t errlen);
+
+/* Start the management thread (m->workers, nworkers and tcp set by the caller). */
+int mgmt_start(struct mgmt *m);
+
+/* Wait for the management thread to stop (after worker_quit was set). */
+void mgmt_join(struct mgmt *m);
+
+/*
+ * Close the sockets, unlink the socket path and release the served snapshot. Call only
+ * when every reader thread has stopped.
+ */
+void mgmt_close(struct mgmt *m);
+
+#endif
