@@ -13,18 +13,13 @@
 #include "pharos/err.h"
 #include "pharos/image.h"
 #include "dname.h"
+#include "dns.h"
 #include "zonec.h"
 
 #define ZC_TTL_MIN	60u		/* below: warning */
 #define ZC_TTL_MAX	604800u		/* 7 days; above: warning */
 #define ZC_TTL_DEFAULT	3600u		/* when the file has no $TTL and an RR no TTL */
 #define ZC_NONE		UINT32_MAX
-#define T_NS		2
-#define T_CNAME		5
-#define T_SOA		6
-#define T_OPT		41
-#define T_RRSIG		46
-#define T_NSEC		47
 
 /* One owner name, or an empty non-terminal added for a missing ancestor. */
 struct zc_name {
@@ -430,7 +425,7 @@ static int zc_directive(struct zonec_zone *z, struct zc_parse *p, char *text, in
 /* Types that only live in messages (RFC 6895 3.1): never in a zone. */
 static int zc_type_refused(uint16_t type)
 {
-	return type == 0 || type == T_OPT || (type >= 128 && type <= 255);
+	return type == 0 || type == DNS_T_OPT || (type >= 128 && type <= 255);
 }
 
 /* 1 if rr has the same rdata as the SOA kept before (a zone dump that repeats it). */
@@ -554,7 +549,7 @@ static int zc_take(struct zonec_zone *z, const ldns_rr *rr, int line)
 			  zc_ntext(w, nb, sizeof(nb)), zc_ttext(type, tb));
 		return 0;
 	}
-	if (type == T_SOA &&
+	if (type == DNS_T_SOA &&
 	    !zc_check_soa(z, rr, len == z->origin_len, line))
 		return 0;
 	zc_check_ttl(z, w, type, ldns_rr_ttl(rr), line);
@@ -676,7 +671,7 @@ static uint32_t zc_set_ttl(struct zonec_zone *z, const struct zc_rr *rr, size_t 
 		if (rr[i].ttl < min)
 			min = rr[i].ttl;
 	}
-	if (rr->type == T_RRSIG)
+	if (rr->type == DNS_T_RRSIG)
 		return min;	/* signatures carry the TTL of the RRset they cover */
 	for (size_t i = 0; i < n; i++)
 		if (rr[i].ttl != ref->ttl)
@@ -743,9 +738,9 @@ static void zc_check_cname(struct zonec_zone *z, const struct zc_name *n)
 	uint16_t other = 0;
 
 	for (uint16_t i = 0; i < n->set_count; i++) {
-		if (s[i].type == T_CNAME)
+		if (s[i].type == DNS_T_CNAME)
 			cname = &s[i];
-		else if (s[i].type != T_RRSIG && s[i].type != T_NSEC && !other)
+		else if (s[i].type != DNS_T_RRSIG && s[i].type != DNS_T_NSEC && !other)
 			other = s[i].type;
 	}
 	if (!cname)
@@ -779,9 +774,9 @@ static void zc_flags(struct zonec_zone *z)
 			n->flags |= IMG_NAME_APEX;
 		if (n->set_count == 0)
 			n->flags |= IMG_NAME_ENT;
-		if (r > 0 && zc_has_type(z, n, T_NS))
+		if (r > 0 && zc_has_type(z, n, DNS_T_NS))
 			n->flags |= IMG_NAME_DELEG;
-		if (zc_has_type(z, n, T_CNAME))
+		if (zc_has_type(z, n, DNS_T_CNAME))
 			n->flags |= IMG_NAME_CNAME;
 		if (n->parent == ZC_NONE)
 			continue;
@@ -805,7 +800,7 @@ static int zc_finish(struct zonec_zone *z)
 	if ((rc = zc_sort_names(z)) < 0 || (rc = zc_group(z)) < 0)
 		return rc;
 	zc_flags(z);
-	if (!zc_has_type(z, &NAMES(z)[0], T_NS))
+	if (!zc_has_type(z, &NAMES(z)[0], DNS_T_NS))
 		zc_report(z, ZONEC_WARNING, 0, "no NS records at the zone apex");
 	return 0;
 }
@@ -929,7 +924,7 @@ static void zc_put_header(const struct zonec_zone *z, const struct zc_layout *l,
 	}
 	const struct zc_name *apex = &NAMES(z)[z->order[0]];
 	for (uint16_t i = 0; i < apex->set_count; i++)
-		if (SETS(z)[apex->set_first + i].type == T_SOA)
+		if (SETS(z)[apex->set_first + i].type == DNS_T_SOA)
 			h.soa_rrset = apex->set_first + i;
 	memcpy(buf, &h, sizeof(h));
 }

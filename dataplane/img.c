@@ -11,13 +11,11 @@
 #include <zlib.h>
 #include "pharos/err.h"
 #include "dname.h"
+#include "dns.h"
 #include "img.h"
 
 #define OWN_FREE	1	/* img->owned: free(base) on close */
 #define OWN_MAP		2	/* img->owned: munmap(base, size) on close */
-#define T_NS		2
-#define T_CNAME		5
-#define T_SOA		6
 #define SOA_FIXED	20	/* serial refresh retry expire minimum */
 #define NAME_FLAGS	(IMG_NAME_APEX | IMG_NAME_DELEG | IMG_NAME_UNDER_CUT | \
 			 IMG_NAME_WILDCARD | IMG_NAME_ENT | IMG_NAME_CNAME)
@@ -330,8 +328,8 @@ static int check_name_sets(struct vctx *v, uint32_t i, uint32_t *cursor)
 		if (j > n->rrset_first && v->rrsets[j].type <= v->rrsets[j - 1].type)
 			return vfail(v, PHAROS_ERANGE, "%s: RRset types not ascending at #%u",
 				     name_desc(v, i, d, sizeof(d)), j);
-		ns |= v->rrsets[j].type == T_NS;
-		cname |= v->rrsets[j].type == T_CNAME;
+		ns |= v->rrsets[j].type == DNS_T_NS;
+		cname |= v->rrsets[j].type == DNS_T_CNAME;
 	}
 	*cursor += n->rrset_count;
 	if ((i > 0 && ns) != !!(n->flags & IMG_NAME_DELEG) ||
@@ -384,7 +382,7 @@ static int check_soa(struct vctx *v)
 
 	if (v->h->soa_rrset < apex->rrset_first ||
 	    v->h->soa_rrset >= (uint64_t)apex->rrset_first + apex->rrset_count ||
-	    rs->type != T_SOA || rs->count != 1)
+	    rs->type != DNS_T_SOA || rs->count != 1)
 		return vfail(v, PHAROS_ERANGE, "soa_rrset %u is not the SOA at the apex",
 			     v->h->soa_rrset);
 	const uint8_t *p = v->base + rs->rdata_off;
