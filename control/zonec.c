@@ -1,4 +1,4 @@
-/* Zone compiler: zone file (ldns) -> checked, sorted zone -> image v1 bytes -> file (atomic). */
+/* Zone compiler: zone file (ldns) -> checked, sorted zone -> image v2 bytes -> file (atomic). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -14,12 +14,15 @@
 #include "pharos/image.h"
 #include "dname.h"
 #include "dns.h"
+#include "nsec3.h"
 #include "zonec.h"
 
 #define ZC_TTL_MIN	60u		/* below: warning */
 #define ZC_TTL_MAX	604800u		/* 7 days; above: warning */
 #define ZC_TTL_DEFAULT	3600u		/* when the file has no $TTL and an RR no TTL */
 #define ZC_NONE		UINT32_MAX
+#define ZC_T_NSEC3PARAM	51
+#define ZC_RRSIG_MIN	18		/* RRSIG rdata up to the signer name */
 
 /* One owner name, or an empty non-terminal added for a missing ancestor. */
 struct zc_name {
@@ -33,6 +36,8 @@ struct zc_name {
 	uint16_t flags;		/* enum img_name_flags */
 	uint8_t len;
 	uint8_t labels;
+	uint32_t denial;	/* image value: rank (NSEC), chain index (NSEC3) or ZC_NONE */
+	uint32_t wild_denial;	/* the same for "*.<this>" */
 };
 
 /* One resource record as parsed: rdata lives in zone->rdata. */
@@ -43,6 +48,20 @@ struct zc_rr {
 	uint32_t ttl;
 	uint16_t type;
 	uint16_t rdlen;
+};
+
+/* An NSEC3 record or an RRSIG covering one: no name of the namespace (RFC 5155 7.1). */
+struct zc_n3rr {
+	struct zc_rr rr;			/* rr.name unused */
+	uint8_t hash[NSEC3_HASH_LEN];		/* the owner's first label, decoded */
+};
+
+/* One record of the NSEC3 chain: its NSEC3 RR and RRSIGs, indexes into zone->n3rrs. */
+struct zc_link {
+	uint32_t rr;
+	uint32_t sig_first;
+	uint32_t sig_ttl;
+	uint16_t sig_count;
 };
 
 /* One RRset after sorting and dedupe: rrs [first, first + count) of zone->rrs. */
@@ -77,6 +96,12 @@ struct zonec_zone {
 	uint32_t *map;		/* name ids by hash, open addressing, ZC_NONE = empty */
 	uint32_t map_mask;
 	uint32_t *order;	/* name ids in canonical order */
+	struct zc_vec n3rrs;	/* struct zc_n3rr: NSEC3 records and their RRSIGs */
+	struct zc_vec chain;	/* struct img_nsec3, hash only: the chain, sorted by hash */
+	struct zc_vec links;	/* struct zc_link, one per chain record */
+	struct img_nsec3param n3param;	/* from the apex NSEC3PARAM, if have_n3param */
+	int have_n3param;
+	uint32_t denial;	/* enum img_denial */
 };
 
 /* Parser state that directives change. */
@@ -128,6 +153,9 @@ static int vec_append(struct zc_vec *v, size_t esize, const void *e, size_t n)
 #define NAMES(z)	((struct zc_name *)(z)->names.p)
 #define RRS(z)		((struct zc_rr *)(z)->rrs.p)
 #define SETS(z)		((struct zc_set *)(z)->sets.p)
+#define N3RRS(z)	((struct zc_n3rr *)(z)->n3rrs.p)
+#define CHAIN(z)	((struct img_nsec3 *)(z)->chain.p)
+#define LINKS(z)	((struct zc_link *)(z)->links.p)
 #define WIRE(z, n)	((uint8_t *)(z)->wire.p + (n)->off)
 #define RDATA(z, r)	((uint8_t *)(z)->rdata.p + (r)->rdoff)
 
@@ -341,6 +369,7 @@ static int name_add(struct zonec_zone *z, const uint8_t *w, size_t len, uint32_t
 		    uint32_t parent, uint32_t *id)
 {
 	struct zc_name n = { .hash = h, .parent = parent, .wildcard = ZC_NONE,
+			     .denial = ZC_NONE, .wild_denial = ZC_NONE,
 			     .len = (uint8_t)len, .labels = (uint8_t)dname_labels(w) };
 	size_t slots = (size_t)z->map_mask + 1;
 
@@ -488,17 +517,26 @@ static void zc_check_ttl(struct zonec_zone *z, const uint8_t *owner, uint16_t ty
 		  ttl < ZC_TTL_MIN ? "below 60 seconds" : "above 7 days");
 }
 
-/* Append the RR's rdata (wire form, as parsed) to the arena and the RR to the list. */
-static int zc_store(struct zonec_zone *z, const ldns_rr *rr, uint32_t name, int line)
+/*
+ * Append the RR's rdata (wire form, as parsed) to the arena; fills r (rdoff, rdlen, line,
+ * ttl, type). Returns 1, 0 when the RR is refused (reported), or PHAROS_ENOMEM.
+ */
+static int zc_put_rdata(struct zonec_zone *z, const ldns_rr *rr, int line, struct zc_rr *r)
 {
-	struct zc_rr r = { .rdoff = z->rdata.len, .name = name, .line = (uint32_t)line,
-			   .ttl = ldns_rr_ttl(rr), .type = (uint16_t)ldns_rr_get_type(rr) };
 	size_t total = 0;
 
+	r->rdoff = z->rdata.len;
+	r->line = (uint32_t)line;
+	r->ttl = ldns_rr_ttl(rr);
+	r->type = (uint16_t)ldns_rr_get_type(rr);
 	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
 		total += ldns_rdf_size(ldns_rr_rdf(rr, i));
 	if (total > UINT16_MAX) {
 		zc_report(z, ZONEC_ERROR, line, "rdata longer than 65535 octets");
+		return 0;
+	}
+	if (r->type == DNS_T_RRSIG && total < ZC_RRSIG_MIN) {
+		zc_report(z, ZONEC_ERROR, line, "malformed RRSIG record (%zu octets)", total);
 		return 0;
 	}
 	if (vec_reserve(&z->rdata, 1, total) < 0)
@@ -507,8 +545,65 @@ static int zc_store(struct zonec_zone *z, const ldns_rr *rr, uint32_t name, int 
 		const ldns_rdf *f = ldns_rr_rdf(rr, i);
 		vec_append(&z->rdata, 1, ldns_rdf_data(f), ldns_rdf_size(f));
 	}
-	r.rdlen = (uint16_t)total;
-	return vec_append(&z->rrs, sizeof(r), &r, 1);
+	r->rdlen = (uint16_t)total;
+	return 1;
+}
+
+/* Keep an RR of a name in the namespace. */
+static int zc_store(struct zonec_zone *z, const ldns_rr *rr, uint32_t name, int line)
+{
+	struct zc_rr r = { .name = name };
+	int rc = zc_put_rdata(z, rr, line, &r);
+
+	return rc <= 0 ? rc : vec_append(&z->rrs, sizeof(r), &r, 1);
+}
+
+/* 1 if rr is an NSEC3, or an RRSIG covering one: those live in the chain, not in NAMES. */
+static int zc_is_n3(const ldns_rr *rr)
+{
+	uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+	const ldns_rdf *f;
+
+	if (type == DNS_T_NSEC3)
+		return 1;
+	if (type != DNS_T_RRSIG || ldns_rr_rd_count(rr) == 0)
+		return 0;
+	f = ldns_rr_rdf(rr, 0);
+	return ldns_rdf_size(f) >= 2 && dns_get16(ldns_rdf_data(f)) == DNS_T_NSEC3;
+}
+
+/* NSEC3 rdata (RFC 5155 3.2): algorithm, flags, iterations, salt, next hash, type bitmap. */
+static int zc_nsec3_rdata_ok(const uint8_t *rd, size_t len)
+{
+	size_t h;
+
+	if (len < 5 || (h = 5 + (size_t)rd[4]) + 1 > len || h + 1 + rd[h] > len)
+		return 0;
+	return rd[0] != 1 || rd[h] == NSEC3_HASH_LEN;	/* SHA-1 hashes are 20 bytes */
+}
+
+/* Keep an NSEC3 record or an RRSIG covering one, after checking its owner is a hash. */
+static int zc_take_n3(struct zonec_zone *z, const ldns_rr *rr, const uint8_t *w, int line)
+{
+	struct zc_n3rr r;
+	char nb[DNAME_TXT_MAX], tb[16];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (dname_labels(w) != dname_labels(z->origin) + 1 || w[0] != 32 ||
+	    nsec3_b32hex_decode(w + 1, 32, r.hash) < 0) {
+		zc_report(z, ZONEC_ERROR, line, "%s %s: an NSEC3 owner must be a hash (32 "
+			  "base32hex digits) directly below the apex", zc_ntext(w, nb, sizeof(nb)),
+			  zc_ttext((uint16_t)ldns_rr_get_type(rr), tb));
+		return 0;
+	}
+	if ((rc = zc_put_rdata(z, rr, line, &r.rr)) <= 0)
+		return rc;
+	if (r.rr.type == DNS_T_NSEC3 && !zc_nsec3_rdata_ok(RDATA(z, &r.rr), r.rr.rdlen)) {
+		zc_report(z, ZONEC_ERROR, line, "malformed NSEC3 record");
+		return 0;
+	}
+	return vec_append(&z->n3rrs, sizeof(r), &r, 1);
 }
 
 /* Owner, class and type a zone may hold. Returns 1 if fine, else reports and returns 0. */
@@ -553,6 +648,8 @@ static int zc_take(struct zonec_zone *z, const ldns_rr *rr, int line)
 	    !zc_check_soa(z, rr, len == z->origin_len, line))
 		return 0;
 	zc_check_ttl(z, w, type, ldns_rr_ttl(rr), line);
+	if (zc_is_n3(rr))
+		return zc_take_n3(z, rr, w, line);
 	int rc = name_get(z, w, len, &id);
 	return rc < 0 ? rc : zc_store(z, rr, id, line);
 }
@@ -788,6 +885,369 @@ static void zc_flags(struct zonec_zone *z)
 	}
 }
 
+/* ---------------- DNSSEC: the NSEC3 chain, denial of existence ---------------- */
+
+/* Owner wire of an NSEC3 record: <base32hex(hash), lowercase>.<origin>. Returns its length. */
+static size_t zc_n3owner(const struct zonec_zone *z, const uint8_t hash[NSEC3_HASH_LEN],
+			 uint8_t *out)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	uint32_t acc = 0;
+	unsigned bits = 0, o = 1;
+
+	for (unsigned i = 0; i < NSEC3_HASH_LEN; i++) {
+		acc = acc << 8 | hash[i];
+		for (bits += 8; bits >= 5; bits -= 5)
+			out[o++] = (uint8_t)digits[(acc >> (bits - 5)) & 31];
+	}
+	out[0] = (uint8_t)(o - 1);
+	memcpy(out + o, z->origin, z->origin_len);
+	return o + z->origin_len;
+}
+
+/* "1 0 12 aabbccdd" (presentation form of the parameters) for messages. */
+static const char *zc_n3ptext(const struct img_nsec3param *p, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "%u %u %u %s", p->alg, p->flags, p->iterations,
+				    p->salt_len ? "" : "-");
+
+	for (unsigned i = 0; i < p->salt_len && n + 3 <= cap; i++, n += 2)
+		snprintf(buf + n, 3, "%02x", p->salt[i]);
+	return buf;
+}
+
+/* Parse NSEC3PARAM rdata (RFC 5155 4.2). Returns 0, or -1 when malformed. */
+static int zc_n3param_parse(const uint8_t *rd, size_t len, struct img_nsec3param *p)
+{
+	if (len < 5 || 5 + (size_t)rd[4] != len)
+		return -1;
+	memset(p, 0, sizeof(*p));
+	p->alg = rd[0];
+	p->flags = rd[1];
+	p->iterations = dns_get16(rd + 2);
+	p->salt_len = rd[4];
+	memcpy(p->salt, rd + 5, p->salt_len);
+	return 0;
+}
+
+/*
+ * The chain's parameters: the first apex NSEC3PARAM with flags 0 (RFC 5155 4.1.2: the
+ * others are ignored). SHA-1 is the only hash defined; another one refuses the zone.
+ */
+static void zc_nsec3param(struct zonec_zone *z)
+{
+	const struct zc_name *apex = &NAMES(z)[z->order[0]];
+	char pb[600];
+	unsigned usable = 0;
+
+	for (uint16_t i = 0; i < apex->set_count; i++) {
+		const struct zc_set *s = &SETS(z)[apex->set_first + i];
+		if (s->type != ZC_T_NSEC3PARAM)
+			continue;
+		for (uint32_t k = s->first; k < s->first + s->count; k++) {
+			const struct zc_rr *r = &RRS(z)[k];
+			struct img_nsec3param p;
+			int line = (int)r->line;
+			if (zc_n3param_parse(RDATA(z, r), r->rdlen, &p) < 0) {
+				zc_report(z, ZONEC_ERROR, line, "malformed NSEC3PARAM record");
+				continue;
+			}
+			if (p.flags != 0 || usable++)
+				continue;
+			if (p.alg != 1)
+				zc_report(z, ZONEC_ERROR, line, "NSEC3PARAM hash algorithm %u is "
+					  "not supported (only 1, SHA-1)", p.alg);
+			/* memcpy: the padding too, so that images are reproducible */
+			memcpy(&z->n3param, &p, sizeof(p));
+			z->have_n3param = 1;
+		}
+		if (usable > 1)
+			zc_report(z, ZONEC_WARNING, (int)RRS(z)[s->first].line, "%u NSEC3PARAM "
+				  "records with flags 0; the chain of %s is served", usable,
+				  zc_n3ptext(&z->n3param, pb, sizeof(pb)));
+	}
+}
+
+/* 1 if an NSEC3 record has the chain's algorithm, iterations and salt. */
+static int zc_in_chain(const struct zonec_zone *z, const struct zc_rr *r)
+{
+	const uint8_t *rd = RDATA(z, r);
+	const struct img_nsec3param *p = &z->n3param;
+
+	return z->have_n3param && rd[0] == p->alg && dns_get16(rd + 2) == p->iterations &&
+	       rd[4] == p->salt_len && memcmp(rd + 5, p->salt, p->salt_len) == 0;
+}
+
+static int zc_same_rdata(const struct zonec_zone *z, const struct zc_rr *a,
+			 const struct zc_rr *b)
+{
+	return a->rdlen == b->rdlen && memcmp(RDATA(z, a), RDATA(z, b), a->rdlen) == 0;
+}
+
+/* Order of NSEC3 records and their RRSIGs: hash, type (RRSIGs first), rdata, file line. */
+static int cmp_n3rrs(const void *a, const void *b, void *arg)
+{
+	const struct zonec_zone *z = arg;
+	const struct zc_n3rr *x = a, *y = b;
+	int c = memcmp(x->hash, y->hash, NSEC3_HASH_LEN);
+
+	if (c)
+		return c;
+	if (x->rr.type != y->rr.type)
+		return x->rr.type < y->rr.type ? -1 : 1;
+	c = memcmp(RDATA(z, &x->rr), RDATA(z, &y->rr),
+		   x->rr.rdlen < y->rr.rdlen ? x->rr.rdlen : y->rr.rdlen);
+	if (c)
+		return c;
+	if (x->rr.rdlen != y->rr.rdlen)
+		return x->rr.rdlen < y->rr.rdlen ? -1 : 1;
+	return x->rr.line < y->rr.line ? -1 : x->rr.line > y->rr.line;
+}
+
+/* NSEC3 records left out of the chain: counted, reported once. */
+struct zc_dropped {
+	unsigned count;
+	uint32_t line;		/* the first in the file */
+};
+
+/*
+ * Records [first, end) of one type at one owner (sorted): exact duplicates out (keeping
+ * the lowest TTL), the rest moved down to first. Returns how many are left.
+ */
+static size_t zc_dedupe_n3(struct zonec_zone *z, size_t first, size_t end)
+{
+	struct zc_n3rr *r = N3RRS(z);
+	size_t kept = 0;
+
+	for (size_t k = first; k < end; k++) {
+		struct zc_rr *last = kept ? &r[first + kept - 1].rr : NULL;
+		if (last && zc_same_rdata(z, last, &r[k].rr)) {
+			if (r[k].rr.ttl < last->ttl)
+				last->ttl = r[k].rr.ttl;
+			continue;
+		}
+		r[first + kept++] = r[k];
+	}
+	return kept;
+}
+
+/* The one NSEC3 record of the chain among [first, end) (deduplicated), or ZC_NONE. */
+static uint32_t zc_owner_nsec3(struct zonec_zone *z, size_t first, size_t end,
+			       struct zc_dropped *drop)
+{
+	const struct zc_n3rr *r = N3RRS(z);
+	uint32_t match = ZC_NONE;
+	uint8_t owner[DNAME_MAX];
+	char nb[DNAME_TXT_MAX];
+
+	for (size_t k = first; k < end; k++) {
+		if (!zc_in_chain(z, &r[k].rr)) {
+			if (drop->count++ == 0 || r[k].rr.line < drop->line)
+				drop->line = r[k].rr.line;
+		} else if (match != ZC_NONE) {
+			zc_n3owner(z, r[k].hash, owner);
+			zc_report(z, ZONEC_ERROR, (int)r[k].rr.line, "%s: more than one NSEC3 "
+				  "record of the chain (the other at line %u)",
+				  zc_ntext(owner, nb, sizeof(nb)), r[match].rr.line);
+		} else {
+			match = (uint32_t)k;
+		}
+	}
+	return match;
+}
+
+/*
+ * One owner's records [first, end): RRSIGs (type 46) sort before the NSEC3s. Adds the
+ * owner to the chain when one of its NSEC3s has the chain's parameters.
+ */
+static int zc_chain_owner(struct zonec_zone *z, size_t first, size_t end,
+			  struct zc_dropped *drop)
+{
+	struct zc_n3rr *r = N3RRS(z);
+	size_t mid = first;
+	char nb[DNAME_TXT_MAX];
+	uint8_t owner[DNAME_MAX];
+
+	while (mid < end && r[mid].rr.type == DNS_T_RRSIG)
+		mid++;
+	size_t nsig = zc_dedupe_n3(z, first, mid), nn3 = zc_dedupe_n3(z, mid, end);
+	if (nn3 == 0) {
+		zc_n3owner(z, r[first].hash, owner);
+		zc_report(z, ZONEC_WARNING, (int)r[first].rr.line, "%s has an RRSIG covering "
+			  "NSEC3 but no NSEC3 record; dropped", zc_ntext(owner, nb, sizeof(nb)));
+		return 0;
+	}
+	uint32_t match = zc_owner_nsec3(z, mid, mid + nn3, drop);
+	if (match == ZC_NONE)
+		return 0;
+	if (nsig > UINT16_MAX) {
+		zc_report(z, ZONEC_ERROR, (int)r[match].rr.line, "more than 65535 RRSIGs at "
+			  "one NSEC3 record");
+		return 0;
+	}
+	struct zc_link link = { .rr = match, .sig_first = (uint32_t)first,
+				.sig_count = (uint16_t)nsig, .sig_ttl = nsig ? UINT32_MAX : 0 };
+	struct img_nsec3 e;
+	for (size_t k = first; k < first + nsig; k++)
+		if (r[k].rr.ttl < link.sig_ttl)
+			link.sig_ttl = r[k].rr.ttl;
+	memset(&e, 0, sizeof(e));
+	memcpy(e.hash, r[match].hash, NSEC3_HASH_LEN);
+	if (vec_append(&z->chain, sizeof(e), &e, 1) < 0 ||
+	    vec_append(&z->links, sizeof(link), &link, 1) < 0)
+		return PHAROS_ENOMEM;
+	return 0;
+}
+
+/* Sort the NSEC3 records by hash and keep those of the NSEC3PARAM's chain. */
+static int zc_chain(struct zonec_zone *z)
+{
+	struct zc_n3rr *r = N3RRS(z);
+	struct zc_dropped drop = { 0, 0 };
+	size_t n = z->n3rrs.len;
+	char pb[600];
+	int rc;
+
+	if (n)
+		qsort_r(r, n, sizeof(*r), cmp_n3rrs, z);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && memcmp(r[j].hash, r[i].hash, NSEC3_HASH_LEN) == 0; j++)
+			;
+		if ((rc = zc_chain_owner(z, i, j, &drop)) < 0)
+			return rc;
+	}
+	if (drop.count && !z->have_n3param)
+		zc_report(z, ZONEC_WARNING, (int)drop.line, "%u NSEC3 records but no NSEC3PARAM "
+			  "with flags 0 at the apex; dropped", drop.count);
+	else if (drop.count)
+		zc_report(z, ZONEC_WARNING, (int)drop.line, "%u NSEC3 records with parameters "
+			  "other than the NSEC3PARAM's (%s); dropped", drop.count,
+			  zc_n3ptext(&z->n3param, pb, sizeof(pb)));
+	if (z->have_n3param && z->chain.len == 0)
+		zc_report(z, ZONEC_WARNING, 0, "NSEC3PARAM %s but no NSEC3 record of its "
+			  "chain: no denial of existence is served",
+			  zc_n3ptext(&z->n3param, pb, sizeof(pb)));
+	return 0;
+}
+
+/* "*.<name>" into out; 0 when it would be longer than a name may be. */
+static size_t zc_wild(const struct zonec_zone *z, const struct zc_name *n, uint8_t *out)
+{
+	if ((size_t)n->len + 2 > DNAME_MAX)
+		return 0;
+	out[0] = 1;
+	out[1] = '*';
+	memcpy(out + 2, WIRE(z, n), n->len);
+	return (size_t)n->len + 2;
+}
+
+/*
+ * NSEC3 zone: the record matching H(name) or, with NSEC3_COVERED (opt-out), covering
+ * it; and the one matching or covering H(*.name). Two hashes per name (each costs
+ * iterations + 1 SHA-1 blocks), none for names below a cut.
+ */
+static void zc_denial_nsec3(struct zonec_zone *z)
+{
+	const struct img_nsec3 *chain = CHAIN(z);
+	uint32_t count = (uint32_t)z->chain.len;
+	uint8_t h[NSEC3_HASH_LEN], wild[DNAME_MAX];
+
+	z->denial = IMG_DENIAL_NSEC3;
+	for (size_t id = 0; id < z->names.len; id++) {
+		struct zc_name *n = &NAMES(z)[id];
+		size_t wlen;
+		if (n->flags & IMG_NAME_UNDER_CUT)
+			continue;
+		nsec3_hash(&z->n3param, WIRE(z, n), n->len, h);
+		n->denial = nsec3_find(chain, count, h);
+		if (memcmp(chain[n->denial].hash, h, NSEC3_HASH_LEN) != 0)
+			n->flags |= IMG_NAME_NSEC3_COVERED;
+		if ((wlen = zc_wild(z, n, wild)) == 0)
+			continue;
+		nsec3_hash(&z->n3param, wild, wlen, h);
+		n->wild_denial = nsec3_find(chain, count, h);
+	}
+}
+
+/* 1 if a name takes part in the NSEC chain: it has an NSEC and is not below a cut. */
+static int zc_has_nsec(const struct zonec_zone *z, const struct zc_name *n)
+{
+	return !(n->flags & IMG_NAME_UNDER_CUT) && zc_has_type(z, n, DNS_T_NSEC);
+}
+
+/*
+ * NSEC zone: rank of the name whose NSEC matches or covers "*.<name at rank r>": the
+ * nearest name with an NSEC at or before the wildcard's canonical position. A leaf's
+ * wildcard sorts right after it; otherwise a binary search over its subtree (the names
+ * after r that sort before the wildcard are all below the name).
+ */
+static uint32_t zc_nsec_wild(const struct zonec_zone *z, uint32_t r, const uint32_t *pn)
+{
+	const struct zc_name *n = &NAMES(z)[z->order[r]];
+	uint32_t lo = r, hi = (uint32_t)z->names.len;
+	uint8_t wild[DNAME_MAX];
+
+	if (zc_wild(z, n, wild) == 0)
+		return ZC_NONE;
+	if (r + 1 == hi || NAMES(z)[z->order[r + 1]].parent != z->order[r])
+		return pn[r];
+	while (hi - lo > 1) {	/* name(lo) < wild < name(hi) */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (dname_canon_cmp(WIRE(z, &NAMES(z)[z->order[mid]]), wild) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return pn[lo];
+}
+
+/*
+ * NSEC zone: a name's own NSEC, or (ENTs, names without one) that of its nearest
+ * canonical predecessor, wrapping to the last NSEC before the first. pn: scratch.
+ */
+static int zc_denial_nsec(struct zonec_zone *z)
+{
+	uint32_t n = (uint32_t)z->names.len, prev = ZC_NONE, *pn;
+
+	for (uint32_t r = 0; r < n; r++)
+		if (zc_has_nsec(z, &NAMES(z)[z->order[r]]))
+			prev = r;
+	if (prev == ZC_NONE)
+		return 0;	/* no NSEC: unsigned */
+	if (!(pn = malloc(n * sizeof(*pn))))
+		return PHAROS_ENOMEM;
+	z->denial = IMG_DENIAL_NSEC;
+	for (uint32_t r = 0; r < n; r++) {
+		if (zc_has_nsec(z, &NAMES(z)[z->order[r]]))
+			prev = r;
+		pn[r] = prev;
+	}
+	for (uint32_t r = 0; r < n; r++) {
+		struct zc_name *nm = &NAMES(z)[z->order[r]];
+		if (nm->flags & IMG_NAME_UNDER_CUT)
+			continue;
+		nm->denial = pn[r];
+		nm->wild_denial = zc_nsec_wild(z, r, pn);
+	}
+	free(pn);
+	return 0;
+}
+
+/* Denial type and every name's denial indexes: NSEC3 if the chain has records, else NSEC. */
+static int zc_denial(struct zonec_zone *z)
+{
+	int rc;
+
+	zc_nsec3param(z);
+	if ((rc = zc_chain(z)) < 0)
+		return rc;
+	if (z->chain.len) {
+		zc_denial_nsec3(z);
+		return 0;
+	}
+	return zc_denial_nsec(z);
+}
+
 /* After parsing: refuse, or sort and group into the form zonec_build() lays out. */
 static int zc_finish(struct zonec_zone *z)
 {
@@ -802,7 +1262,9 @@ static int zc_finish(struct zonec_zone *z)
 	zc_flags(z);
 	if (!zc_has_type(z, &NAMES(z)[0], DNS_T_NS))
 		zc_report(z, ZONEC_WARNING, 0, "no NS records at the zone apex");
-	return 0;
+	if ((rc = zc_denial(z)) < 0)
+		return rc;
+	return z->errors ? PHAROS_EZONE : 0;
 }
 
 /* ---------------- public: load ---------------- */
@@ -818,6 +1280,9 @@ void zonec_free(struct zonec_zone *z)
 	free(z->sets.p);
 	free(z->map);
 	free(z->order);
+	free(z->n3rrs.p);
+	free(z->chain.p);
+	free(z->links.p);
 	free(z);
 }
 
@@ -885,6 +1350,22 @@ static uint64_t align8(uint64_t x)
 	return (x + IMG_ALIGN - 1) & ~(uint64_t)(IMG_ALIGN - 1);
 }
 
+/* Bytes of DATA: owner names, NSEC3 owners, every RR as { u16 rdlen, rdata }. */
+static uint64_t zc_data_len(const struct zonec_zone *z)
+{
+	uint64_t len = z->wire.len + 2 * (uint64_t)z->rrs.len;
+
+	for (size_t i = 0; i < z->rrs.len; i++)
+		len += RRS(z)[i].rdlen;
+	for (size_t i = 0; i < z->links.len; i++) {
+		const struct zc_link *k = &LINKS(z)[i];
+		len += 1 + 32 + z->origin_len + 2 + N3RRS(z)[k->rr].rr.rdlen;
+		for (uint32_t s = k->sig_first; s < k->sig_first + k->sig_count; s++)
+			len += 2 + (uint64_t)N3RRS(z)[s].rr.rdlen;
+	}
+	return len;
+}
+
 static int zc_layout(const struct zonec_zone *z, struct zc_layout *l)
 {
 	uint64_t at = sizeof(struct img_header);
@@ -895,12 +1376,15 @@ static int zc_layout(const struct zonec_zone *z, struct zc_layout *l)
 		l->slots *= 2;
 	l->len[IMG_SEC_NAMES] = z->names.len * sizeof(struct img_name);
 	l->len[IMG_SEC_HASH] = l->slots * sizeof(struct img_slot);
-	l->len[IMG_SEC_RRSETS] = z->sets.len * sizeof(struct img_rrset);
-	/* owner names, then every RR as { u16 rdlen, rdata }; rdata arena has no dups left */
-	l->len[IMG_SEC_DATA] = z->wire.len + 2 * (uint64_t)z->rrs.len;
-	for (size_t i = 0; i < z->rrs.len; i++)
-		l->len[IMG_SEC_DATA] += RRS(z)[i].rdlen;
-	for (int s = IMG_SEC_NAMES; s <= IMG_SEC_DATA; s++) {
+	l->len[IMG_SEC_RRSETS] = (z->sets.len + z->links.len) * sizeof(struct img_rrset);
+	l->len[IMG_SEC_DATA] = zc_data_len(z);
+	if (z->denial == IMG_DENIAL_NSEC3) {
+		l->len[IMG_SEC_NSEC3] = z->chain.len * sizeof(struct img_nsec3);
+		l->len[IMG_SEC_NSEC3PARAM] = sizeof(struct img_nsec3param);
+	}
+	for (int s = IMG_SEC_NAMES; s < IMG_SEC_COUNT_; s++) {
+		if (l->len[s] == 0)
+			continue;	/* absent: {0, 0} */
 		l->off[s] = at;
 		at = align8(at + l->len[s]);
 	}
@@ -913,12 +1397,12 @@ static void zc_put_header(const struct zonec_zone *z, const struct zc_layout *l,
 	struct img_header h = { .version = IMG_VERSION, .header_size = sizeof(h),
 				.file_size = l->size, .serial = z->serial,
 				.name_count = (uint32_t)z->names.len,
-				.rrset_count = (uint32_t)z->sets.len,
+				.rrset_count = (uint32_t)(z->sets.len + z->links.len),
 				.hash_slots = (uint32_t)l->slots, .origin_name = 0,
-				.compiled_at = (uint32_t)time(NULL) };
+				.compiled_at = (uint32_t)time(NULL), .denial = z->denial };
 
 	memcpy(h.magic, IMG_MAGIC, sizeof(h.magic));
-	for (int s = IMG_SEC_NAMES; s <= IMG_SEC_DATA; s++) {
+	for (int s = IMG_SEC_NAMES; s < IMG_SEC_COUNT_; s++) {
 		h.sec[s].off = (uint32_t)l->off[s];
 		h.sec[s].len = (uint32_t)l->len[s];
 	}
@@ -927,6 +1411,8 @@ static void zc_put_header(const struct zonec_zone *z, const struct zc_layout *l,
 		if (SETS(z)[apex->set_first + i].type == DNS_T_SOA)
 			h.soa_rrset = apex->set_first + i;
 	memcpy(buf, &h, sizeof(h));
+	if (l->len[IMG_SEC_NSEC3PARAM])
+		memcpy(buf + l->off[IMG_SEC_NSEC3PARAM], &z->n3param, sizeof(z->n3param));
 }
 
 /* NAMES, HASH and the owner-name part of DATA; returns the DATA cursor. */
@@ -951,6 +1437,8 @@ static uint64_t zc_put_names(const struct zonec_zone *z, const struct zc_layout 
 		o->rrset_first = n->set_count ? n->set_first : 0;
 		o->rrset_count = n->set_count;
 		o->hash = n->hash;
+		o->denial = n->denial;
+		o->wild_denial = n->wild_denial;
 		memcpy(buf + data, WIRE(z, n), n->len);
 		data += n->len;
 		uint32_t i = n->hash & mask;
@@ -962,8 +1450,35 @@ static uint64_t zc_put_names(const struct zonec_zone *z, const struct zc_layout 
 	return data;
 }
 
-static void zc_put_rrsets(const struct zonec_zone *z, const struct zc_layout *l, uint8_t *buf,
+/* NSEC3 table and its owner names in DATA; returns the DATA cursor. */
+static uint64_t zc_put_chain(const struct zonec_zone *z, const struct zc_layout *l,
+			     uint8_t *buf, uint64_t data)
+{
+	struct img_nsec3 *out = (struct img_nsec3 *)(buf + l->off[IMG_SEC_NSEC3]);
+
+	for (size_t i = 0; i < z->chain.len; i++) {
+		memcpy(out[i].hash, CHAIN(z)[i].hash, NSEC3_HASH_LEN);
+		out[i].owner_off = (uint32_t)data;
+		out[i].owner_len = (uint8_t)zc_n3owner(z, CHAIN(z)[i].hash, buf + data);
+		out[i].rrset = (uint32_t)(z->sets.len + i);
+		data += out[i].owner_len;
+	}
+	return data;
+}
+
+/* One RR as { u16 rdlen, rdata } at buf[data]; returns the cursor after it. */
+static uint64_t zc_put_rr(const struct zonec_zone *z, const struct zc_rr *r, uint8_t *buf,
 			  uint64_t data)
+{
+	buf[data] = (uint8_t)(r->rdlen >> 8);
+	buf[data + 1] = (uint8_t)r->rdlen;
+	memcpy(buf + data + 2, RDATA(z, r), r->rdlen);
+	return data + 2 + r->rdlen;
+}
+
+/* The RRsets of every name, rdata runs in RRSETS order; returns the DATA cursor. */
+static uint64_t zc_put_rrsets(const struct zonec_zone *z, const struct zc_layout *l,
+			      uint8_t *buf, uint64_t data)
 {
 	struct img_rrset *out = (struct img_rrset *)(buf + l->off[IMG_SEC_RRSETS]);
 
@@ -973,14 +1488,73 @@ static void zc_put_rrsets(const struct zonec_zone *z, const struct zc_layout *l,
 		out[i].count = s->count;
 		out[i].ttl = s->ttl;
 		out[i].rdata_off = (uint32_t)data;
-		for (uint32_t k = s->first; k < s->first + s->count; k++) {
-			const struct zc_rr *r = &RRS(z)[k];
-			buf[data] = (uint8_t)(r->rdlen >> 8);
-			buf[data + 1] = (uint8_t)r->rdlen;
-			memcpy(buf + data + 2, RDATA(z, r), r->rdlen);
-			data += 2 + (uint64_t)r->rdlen;
-		}
+		for (uint32_t k = s->first; k < s->first + s->count; k++)
+			data = zc_put_rr(z, &RRS(z)[k], buf, data);
 		out[i].rdata_len = (uint32_t)(data - out[i].rdata_off);
+	}
+	return data;
+}
+
+/*
+ * sig_* of one name's RRsets [first, first + count): its RRSIG RRset is sorted by rdata,
+ * hence by type covered, like the RRsets by type: one merge walk.
+ */
+static void zc_put_sigs(const struct zonec_zone *z, struct img_rrset *out, uint32_t first,
+			uint16_t count)
+{
+	uint32_t end = first + count, t = first, sig = first;
+
+	while (sig < end && SETS(z)[sig].type != DNS_T_RRSIG)
+		sig++;
+	if (sig == end)
+		return;
+	const struct zc_set *ss = &SETS(z)[sig];
+	uint32_t kend = ss->first + ss->count;
+	uint64_t off = out[sig].rdata_off;
+	for (uint32_t k = ss->first; k < kend;) {
+		uint16_t covered = dns_get16(RDATA(z, &RRS(z)[k]));
+		uint64_t start = off;
+		uint32_t ttl = UINT32_MAX;
+		uint16_t n = 0;
+		for (; k < kend && dns_get16(RDATA(z, &RRS(z)[k])) == covered; k++) {
+			off += 2 + (uint64_t)RRS(z)[k].rdlen;
+			ttl = RRS(z)[k].ttl < ttl ? RRS(z)[k].ttl : ttl;
+			n++;
+		}
+		while (t < end && SETS(z)[t].type < covered)
+			t++;
+		if (t == end || SETS(z)[t].type != covered || covered == DNS_T_RRSIG)
+			continue;	/* covers nothing here: served with the RRSIG RRset only */
+		out[t].sig_off = (uint32_t)start;
+		out[t].sig_len = (uint32_t)(off - start);
+		out[t].sig_count = n;
+		out[t].sig_ttl = ttl;
+	}
+}
+
+/* The NSEC3 RRsets after those of the names: each RR, then the RRSIGs covering it. */
+static void zc_put_chain_sets(const struct zonec_zone *z, const struct zc_layout *l,
+			      uint8_t *buf, uint64_t data)
+{
+	struct img_rrset *out = (struct img_rrset *)(buf + l->off[IMG_SEC_RRSETS]) + z->sets.len;
+
+	for (size_t i = 0; i < z->links.len; i++) {
+		const struct zc_link *k = &LINKS(z)[i];
+		const struct zc_rr *r = &N3RRS(z)[k->rr].rr;
+		out[i].type = DNS_T_NSEC3;
+		out[i].count = 1;
+		out[i].ttl = r->ttl;
+		out[i].rdata_off = (uint32_t)data;
+		data = zc_put_rr(z, r, buf, data);
+		out[i].rdata_len = (uint32_t)(data - out[i].rdata_off);
+		if (k->sig_count == 0)
+			continue;
+		out[i].sig_off = (uint32_t)data;
+		for (uint32_t s = k->sig_first; s < k->sig_first + k->sig_count; s++)
+			data = zc_put_rr(z, &N3RRS(z)[s].rr, buf, data);
+		out[i].sig_len = (uint32_t)(data - out[i].sig_off);
+		out[i].sig_count = k->sig_count;
+		out[i].sig_ttl = k->sig_ttl;
 	}
 }
 
@@ -996,7 +1570,13 @@ int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len)
 	if (!buf)
 		return PHAROS_ENOMEM;
 	zc_put_header(z, &l, buf);
-	zc_put_rrsets(z, &l, buf, zc_put_names(z, &l, buf));
+	/* DATA: owner names, NSEC3 owners, the names' rdata, the NSEC3 rdata and RRSIGs */
+	uint64_t data = zc_put_chain(z, &l, buf, zc_put_names(z, &l, buf));
+	data = zc_put_rrsets(z, &l, buf, data);
+	struct img_rrset *sets = (struct img_rrset *)(buf + l.off[IMG_SEC_RRSETS]);
+	for (size_t i = 0; i < z->names.len; i++)
+		zc_put_sigs(z, sets, NAMES(z)[i].set_first, NAMES(z)[i].set_count);
+	zc_put_chain_sets(z, &l, buf, data);
 	uint32_t crc = (uint32_t)crc32_z(0, buf + IMG_CSUM_START, l.size - IMG_CSUM_START);
 	memcpy(buf + offsetof(struct img_header, checksum), &crc, sizeof(crc));
 	*img = buf;

@@ -1,4 +1,4 @@
-/* Zone compiler: zone file (ldns) -> checked zone -> image v1 bytes -> file (atomic). */
+/* Zone compiler: zone file (ldns) -> checked zone -> image v2 bytes -> file (atomic). */
 #ifndef PHAROS_ZONEC_H
 #define PHAROS_ZONEC_H
 
@@ -39,7 +39,7 @@ int zonec_load(const char *file, const char *origin, zonec_report_fn report, voi
 /* Serial of a loaded zone. */
 uint32_t zonec_serial(const struct zonec_zone *z);
 
-/* Image v1 of a loaded zone, malloc'd; caller frees *img. */
+/* Image v2 of a loaded zone, malloc'd; caller frees *img. */
 int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len);
 
 /* Write bytes to path atomically: temp file in the same directory, fsync, rename. */

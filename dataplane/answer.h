@@ -28,6 +28,14 @@ struct answer_info {
 /* Our EDNS UDP payload size (default 1232, at least 512). Set once at start-up. */
 void answer_set_udp_max(uint16_t size);
 
+/*
+ * Identity for anycast operators, set once at start-up (strings are copied, at most 255
+ * bytes): nsid = the RFC 5001 NSID payload (NULL: NSID not answered); id = the CH TXT
+ * answer for id.server. / hostname.bind., version for version.server. / version.bind.
+ * (NULL: hidden, REFUSED).
+ */
+void answer_set_ident(const char *nsid, const char *id, const char *version);
+
 size_t answer_query(const struct snapshot *snap, const uint8_t *q, size_t qlen, uint8_t *out,
 		    size_t outcap, enum answer_proto proto, struct answer_info *info);
 

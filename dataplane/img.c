@@ -13,12 +13,15 @@
 #include "dname.h"
 #include "dns.h"
 #include "img.h"
+#include "nsec3.h"
 
 #define OWN_FREE	1	/* img->owned: free(base) on close */
 #define OWN_MAP		2	/* img->owned: munmap(base, size) on close */
 #define SOA_FIXED	20	/* serial refresh retry expire minimum */
+#define RRSIG_FIXED	18	/* type covered .. key tag: the least an RRSIG rdata holds */
 #define NAME_FLAGS	(IMG_NAME_APEX | IMG_NAME_DELEG | IMG_NAME_UNDER_CUT | \
-			 IMG_NAME_WILDCARD | IMG_NAME_ENT | IMG_NAME_CNAME)
+			 IMG_NAME_WILDCARD | IMG_NAME_ENT | IMG_NAME_CNAME | \
+			 IMG_NAME_NSEC3_COVERED)
 
 /* Verification state: the image, where the error text goes, and the checked sections. */
 struct vctx {
@@ -28,11 +31,21 @@ struct vctx {
 	const struct img_name *names;
 	const struct img_slot *slots;
 	const struct img_rrset *rrsets;
+	const struct img_nsec3 *nsec3;
+	uint32_t nsec3_count;
 	uint64_t data_lo, data_hi;	/* DATA section [lo, hi) */
 	uint64_t pre_lo, pre_hi;	/* PREBUILT section [lo, hi) */
 	uint64_t rdata_end;		/* end of the previous RRset's rdata run */
+	uint64_t sig_end;		/* end of the previous RRset's signatures */
 	char *err;
 	size_t errlen;
+};
+
+/* Whose RRset is being checked (for error text), and where its signatures may lie. */
+struct vwho {
+	uint32_t idx;			/* index in NAMES, or in NSEC3 */
+	int nsec3;			/* 1: an NSEC3 record's RRset */
+	uint64_t sig_lo, sig_hi;	/* the owner's RRSIG run (names), DATA (NSEC3) */
 };
 
 static int vfail(struct vctx *v, int code, const char *fmt, ...)
@@ -89,8 +102,8 @@ static int check_header(struct vctx *v)
 	if (crc != h->checksum)
 		return vfail(v, PHAROS_ECHECKSUM, "checksum 0x%08x, computed 0x%08x",
 			     h->checksum, crc);
-	if (h->reserved[0] != 0)
-		return vfail(v, PHAROS_EVERSION, "reserved header field is not zero");
+	if (h->denial > IMG_DENIAL_NSEC3)
+		return vfail(v, PHAROS_EVERSION, "unknown denial type %u in the header", h->denial);
 	return 0;
 }
 
@@ -103,8 +116,8 @@ static int check_section(struct vctx *v, int s)
 		return 0;
 	if (e->len == 0)
 		return vfail(v, PHAROS_ERANGE, "section %d is empty but has offset %u", s, e->off);
-	if (s > IMG_SEC_PREBUILT)
-		return vfail(v, PHAROS_ERANGE, "section %d must be empty in version 1", s);
+	if (s > IMG_SEC_NSEC3PARAM)
+		return vfail(v, PHAROS_ERANGE, "section %d is unused and must be empty", s);
 	if (e->off % IMG_ALIGN || e->off < sizeof(struct img_header) ||
 	    !in_range(e->off, e->len, 0, v->size))
 		return vfail(v, PHAROS_ERANGE, "section %d [%u, +%u) misaligned or outside "
@@ -147,6 +160,48 @@ static int check_lengths(struct vctx *v)
 	return 0;
 }
 
+static const char *const denial_names[] = { "none", "NSEC", "NSEC3" };
+
+/* NSEC3PARAM: SHA-1, flags 0, zeros past the salt, in reserved and in the padding. */
+static int check_nsec3param(struct vctx *v, const struct img_nsec3param *p)
+{
+	if (p->alg != 1)
+		return vfail(v, PHAROS_ERANGE, "NSEC3PARAM hash algorithm %u (only 1, SHA-1)",
+			     p->alg);
+	if (p->flags != 0)
+		return vfail(v, PHAROS_ERANGE, "NSEC3PARAM flags 0x%x, must be 0", p->flags);
+	for (size_t i = p->salt_len; i < sizeof(p->salt); i++)
+		if (p->salt[i])
+			return vfail(v, PHAROS_ERANGE, "NSEC3PARAM salt byte %zu past salt_len %u "
+				     "is not zero", i, p->salt_len);
+	const uint8_t *raw = (const uint8_t *)p;
+	for (size_t i = offsetof(struct img_nsec3param, reserved); i < sizeof(*p); i++)
+		if (raw[i])
+			return vfail(v, PHAROS_ERANGE, "NSEC3PARAM reserved field is not zero");
+	return 0;
+}
+
+/* NSEC3 and NSEC3PARAM: present exactly in NSEC3 zones, whole structs, one parameter set. */
+static int check_nsec3_lengths(struct vctx *v)
+{
+	const struct img_header *h = v->h;
+	uint32_t n3 = h->sec[IMG_SEC_NSEC3].len, pl = h->sec[IMG_SEC_NSEC3PARAM].len;
+
+	if (h->denial != IMG_DENIAL_NSEC3)
+		return n3 || pl ? vfail(v, PHAROS_ERANGE, "NSEC3 or NSEC3PARAM section present "
+					"in a zone with denial %s", denial_names[h->denial]) : 0;
+	if (n3 == 0 || n3 % sizeof(struct img_nsec3))
+		return vfail(v, PHAROS_ESIZE, "NSEC3 is %u bytes: not a positive multiple of %zu",
+			     n3, sizeof(struct img_nsec3));
+	if (pl != sizeof(struct img_nsec3param))
+		return vfail(v, PHAROS_ESIZE, "NSEC3PARAM is %u bytes, expected %zu", pl,
+			     sizeof(struct img_nsec3param));
+	v->nsec3 = (const struct img_nsec3 *)(v->base + h->sec[IMG_SEC_NSEC3].off);
+	v->nsec3_count = n3 / (uint32_t)sizeof(struct img_nsec3);
+	return check_nsec3param(v, (const struct img_nsec3param *)(v->base +
+				h->sec[IMG_SEC_NSEC3PARAM].off));
+}
+
 static int check_sections(struct vctx *v)
 {
 	const struct img_header *h = v->h;
@@ -155,7 +210,7 @@ static int check_sections(struct vctx *v)
 	for (int s = 0; s < IMG_SEC_COUNT_; s++)
 		if ((rc = check_section(v, s)) < 0)
 			return rc;
-	if ((rc = check_lengths(v)) < 0)
+	if ((rc = check_lengths(v)) < 0 || (rc = check_nsec3_lengths(v)) < 0)
 		return rc;
 	v->names = (const struct img_name *)(v->base + h->sec[IMG_SEC_NAMES].off);
 	v->slots = (const struct img_slot *)(v->base + h->sec[IMG_SEC_HASH].off);
@@ -266,49 +321,129 @@ static int check_name_tree(struct vctx *v, uint32_t i)
 	return 0;
 }
 
-/* One RRset: count, rdata run inside DATA and exactly consumed, pre-rendered block. */
-static int check_rrset(struct vctx *v, uint32_t i, uint32_t j)
+/* "name #12 (www.example.com.)" or "NSEC3 #3 (<hash>.example.com.)": the owner of an RRset. */
+static const char *who_desc(const struct vctx *v, const struct vwho *who, char *buf, size_t cap)
+{
+	char txt[DNAME_TXT_MAX];
+
+	if (!who->nsec3)
+		return name_desc(v, who->idx, buf, cap);
+	if (dname_to_text(v->base + v->nsec3[who->idx].owner_off, txt, sizeof(txt)) < 0)
+		snprintf(txt, sizeof(txt), "?");
+	snprintf(buf, cap, "NSEC3 #%u (%s)", who->idx, txt);
+	return buf;
+}
+
+/* A run of count x { u16 rdlen, rdata } at p consumes exactly len bytes. */
+static int run_fits(const uint8_t *p, uint64_t len, uint16_t count)
+{
+	uint64_t used = 0;
+	uint16_t k = 0;
+
+	for (; k < count && used + 2 <= len; k++)
+		used += 2 + (uint64_t)get16(p + used);
+	return k == count && used == len;
+}
+
+/*
+ * The RRSIGs covering an RRset: none (every sig_* field 0), or sig_count RRSIG RRs of at
+ * least 18 bytes covering the RRset's type, filling [sig_off, +sig_len) inside who's
+ * bounds and after the previous RRset's signatures (so all the walks cost at most |DATA|).
+ */
+static int check_sigs(struct vctx *v, const struct vwho *who, uint32_t j)
 {
 	const struct img_rrset *rs = &v->rrsets[j];
 	char d[DNAME_TXT_MAX + 32];
+	uint64_t used = 0;
+	uint16_t k = 0;
+
+	if (rs->sig_count == 0 || rs->type == DNS_T_RRSIG || rs->reserved2)
+		return (rs->sig_count | rs->sig_off | rs->sig_len | rs->sig_ttl | rs->reserved2) ?
+		       vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): signature fields set "
+			     "without signatures, on an RRSIG RRset, or reserved2 set",
+			     who_desc(v, who, d, sizeof(d)), j, rs->type) : 0;
+	if (!in_range(rs->sig_off, rs->sig_len, who->sig_lo, who->sig_hi) ||
+	    rs->sig_off < v->sig_end)
+		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): signatures [%u, +%u) "
+			     "outside %s or overlapping the previous ones",
+			     who_desc(v, who, d, sizeof(d)), j, rs->type, rs->sig_off, rs->sig_len,
+			     who->nsec3 ? "DATA" : "the owner's RRSIG RRset");
+	v->sig_end = (uint64_t)rs->sig_off + rs->sig_len;
+	const uint8_t *p = v->base + rs->sig_off;
+	for (; k < rs->sig_count && used + 2 <= rs->sig_len; k++) {
+		uint16_t rdlen = get16(p + used);
+		if (rdlen < RRSIG_FIXED || used + 2 + rdlen > rs->sig_len ||
+		    get16(p + used + 2) != rs->type)
+			break;
+		used += 2 + (uint64_t)rdlen;
+	}
+	if (k != rs->sig_count || used != rs->sig_len)
+		return vfail(v, PHAROS_ESIZE, "%s: RRset #%u (type %u): %u RRSIGs of this type "
+			     "do not fill sig_len %u", who_desc(v, who, d, sizeof(d)), j, rs->type,
+			     rs->sig_count, rs->sig_len);
+	return 0;
+}
+
+/* One RRset: count, rdata run inside DATA and exactly consumed, signatures, pre-rendered block. */
+static int check_rrset(struct vctx *v, const struct vwho *who, uint32_t j)
+{
+	const struct img_rrset *rs = &v->rrsets[j];
+	char d[DNAME_TXT_MAX + 32];
+	int rc;
 
 	if (rs->count == 0)
 		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u) is empty",
-			     name_desc(v, i, d, sizeof(d)), j, rs->type);
+			     who_desc(v, who, d, sizeof(d)), j, rs->type);
 	/* runs in RRSETS order, not overlapping: the walks below cost at most |DATA| */
 	if (!in_range(rs->rdata_off, rs->rdata_len, v->data_lo, v->data_hi) ||
 	    rs->rdata_off < v->rdata_end)
 		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): rdata [%u, +%u) "
 			     "outside DATA or overlapping the previous run",
-			     name_desc(v, i, d, sizeof(d)), j, rs->type, rs->rdata_off,
+			     who_desc(v, who, d, sizeof(d)), j, rs->type, rs->rdata_off,
 			     rs->rdata_len);
 	v->rdata_end = (uint64_t)rs->rdata_off + rs->rdata_len;
-	const uint8_t *p = v->base + rs->rdata_off;
-	uint64_t used = 0;
-	uint16_t k = 0;
-	for (; k < rs->count && used + 2 <= rs->rdata_len; k++)
-		used += 2 + (uint64_t)get16(p + used);
-	if (k != rs->count || used != rs->rdata_len)
+	if (!run_fits(v->base + rs->rdata_off, rs->rdata_len, rs->count))
 		return vfail(v, PHAROS_ESIZE, "%s: RRset #%u (type %u): %u RRs do not fill "
-			     "rdata_len %u", name_desc(v, i, d, sizeof(d)), j, rs->type,
+			     "rdata_len %u", who_desc(v, who, d, sizeof(d)), j, rs->type,
 			     rs->count, rs->rdata_len);
+	if ((rc = check_sigs(v, who, j)) < 0)
+		return rc;
 	if (rs->pre_off == 0 && rs->pre_len == 0)
 		return rs->pre_an | rs->pre_ns | rs->pre_ar | rs->reserved ?
 		       vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): section counts or "
 			     "reserved field set without a pre-rendered block",
-			     name_desc(v, i, d, sizeof(d)), j, rs->type) : 0;
+			     who_desc(v, who, d, sizeof(d)), j, rs->type) : 0;
 	if (rs->reserved || v->pre_hi == v->pre_lo ||
 	    !in_range(rs->pre_off, rs->pre_len, v->pre_lo, v->pre_hi))
 		return vfail(v, PHAROS_ERANGE, "%s: RRset #%u (type %u): pre-rendered block "
-			     "[%u, +%u) outside PREBUILT", name_desc(v, i, d, sizeof(d)), j,
+			     "[%u, +%u) outside PREBUILT", who_desc(v, who, d, sizeof(d)), j,
 			     rs->type, rs->pre_off, rs->pre_len);
 	return 0;
+}
+
+/*
+ * Where the signatures of a name's RRsets may lie: inside its RRSIG RRset's run (found
+ * by a scan: types are only known to ascend once check_name_sets has walked them).
+ */
+static void sig_bounds(struct vctx *v, const struct img_name *n, struct vwho *who)
+{
+	who->sig_lo = who->sig_hi = 0;
+	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
+		const struct img_rrset *rs = &v->rrsets[j];
+		if (rs->type == DNS_T_RRSIG &&
+		    in_range(rs->rdata_off, rs->rdata_len, v->data_lo, v->data_hi)) {
+			who->sig_lo = rs->rdata_off;
+			who->sig_hi = (uint64_t)rs->rdata_off + rs->rdata_len;
+			return;
+		}
+	}
 }
 
 /* A name's RRsets: the next ones in RRSETS, types ascending, flags that follow from them. */
 static int check_name_sets(struct vctx *v, uint32_t i, uint32_t *cursor)
 {
 	const struct img_name *n = &v->names[i];
+	struct vwho who = { .idx = i };
 	char d[DNAME_TXT_MAX + 32];
 	int ns = 0, cname = 0, rc;
 
@@ -322,8 +457,9 @@ static int check_name_sets(struct vctx *v, uint32_t i, uint32_t *cursor)
 		return vfail(v, PHAROS_ERANGE, "%s: RRsets [%u, +%u) out of range or out of "
 			     "order (next is %u of %u)", name_desc(v, i, d, sizeof(d)),
 			     n->rrset_first, n->rrset_count, *cursor, v->h->rrset_count);
+	sig_bounds(v, n, &who);
 	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
-		if ((rc = check_rrset(v, i, j)) < 0)
+		if ((rc = check_rrset(v, &who, j)) < 0)
 			return rc;
 		if (j > n->rrset_first && v->rrsets[j].type <= v->rrsets[j - 1].type)
 			return vfail(v, PHAROS_ERANGE, "%s: RRset types not ascending at #%u",
@@ -359,6 +495,68 @@ static int check_wildcards(struct vctx *v)
 	return 0;
 }
 
+/*
+ * An NSEC3 owner: inside DATA, <32 base32hex digits, lowercase>.<apex>, and those digits
+ * decode to the record's hash.
+ */
+static int check_nsec3_owner(struct vctx *v, uint32_t i)
+{
+	const struct img_nsec3 *e = &v->nsec3[i];
+	const struct img_name *apex = &v->names[0];
+	const uint8_t *w = v->base + e->owner_off;
+	uint8_t hash[NSEC3_HASH_LEN];
+	int upper = 0;
+
+	if (e->reserved[0] | e->reserved[1] | e->reserved[2])
+		return vfail(v, PHAROS_ERANGE, "NSEC3 #%u: reserved field is not zero", i);
+	if (e->owner_len != 1 + 32 + apex->name_len ||
+	    !in_range(e->owner_off, e->owner_len, v->data_lo, v->data_hi) || w[0] != 32 ||
+	    memcmp(w + 33, v->base + apex->name_off, apex->name_len) != 0)
+		return vfail(v, PHAROS_ERANGE, "NSEC3 #%u: owner [%u, +%u) outside DATA or not "
+			     "a 32-character label directly under the apex", i, e->owner_off,
+			     e->owner_len);
+	for (unsigned k = 1; k <= 32; k++)
+		upper |= w[k] >= 'A' && w[k] <= 'Z';
+	if (upper || nsec3_b32hex_decode(w + 1, 32, hash) < 0 ||
+	    memcmp(hash, e->hash, NSEC3_HASH_LEN) != 0)
+		return vfail(v, PHAROS_ERANGE, "NSEC3 #%u: owner label is not the lowercase "
+			     "base32hex form of its hash", i);
+	return 0;
+}
+
+/*
+ * The NSEC3 table: owners, strictly ascending hashes, and each record's RRset: the next
+ * one in the tail of RRSETS (after every name's RRsets), one NSEC3 RR, RRSIGs anywhere in
+ * DATA. cursor: the first RRset that belongs to no name.
+ */
+static int check_nsec3(struct vctx *v, uint32_t cursor)
+{
+	char d[DNAME_TXT_MAX + 32];
+	int rc;
+
+	if (v->h->rrset_count - cursor != v->nsec3_count)
+		return vfail(v, PHAROS_ERANGE, "%u RRsets belong to no name, %u NSEC3 records "
+			     "need one each", v->h->rrset_count - cursor, v->nsec3_count);
+	for (uint32_t i = 0; i < v->nsec3_count; i++) {
+		const struct img_nsec3 *e = &v->nsec3[i];
+		struct vwho who = { .idx = i, .nsec3 = 1, .sig_lo = v->data_lo,
+				    .sig_hi = v->data_hi };
+		if ((rc = check_nsec3_owner(v, i)) < 0)
+			return rc;
+		if (i > 0 && memcmp(e[-1].hash, e->hash, NSEC3_HASH_LEN) >= 0)
+			return vfail(v, PHAROS_ERANGE, "%s: hash not above the previous record's",
+				     who_desc(v, &who, d, sizeof(d)));
+		if (e->rrset != cursor + i || v->rrsets[e->rrset].type != DNS_T_NSEC3 ||
+		    v->rrsets[e->rrset].count != 1)
+			return vfail(v, PHAROS_ERANGE, "%s: rrset %u is not RRset #%u holding one "
+				     "NSEC3 record", who_desc(v, &who, d, sizeof(d)), e->rrset,
+				     cursor + i);
+		if ((rc = check_rrset(v, &who, e->rrset)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int check_names(struct vctx *v)
 {
 	uint32_t cursor = 0;
@@ -368,10 +566,66 @@ static int check_names(struct vctx *v)
 		if ((rc = check_name_wire(v, i)) < 0 || (rc = check_name_tree(v, i)) < 0 ||
 		    (rc = check_name_sets(v, i, &cursor)) < 0)
 			return rc;
-	if (cursor != v->h->rrset_count)
-		return vfail(v, PHAROS_ERANGE, "%u RRsets belong to no name",
-			     v->h->rrset_count - cursor);
+	if ((rc = check_nsec3(v, cursor)) < 0)
+		return rc;
 	return check_wildcards(v);
+}
+
+/* 1 if name i has an RRset of type (types ascend: checked), by binary search. */
+static int has_type(const struct vctx *v, uint32_t i, uint16_t type)
+{
+	uint32_t lo = v->names[i].rrset_first, hi = lo + v->names[i].rrset_count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (v->rrsets[mid].type == type)
+			return 1;
+		if (v->rrsets[mid].type < type)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* One denial index: a name with an NSEC (NSEC zone) or an NSEC3 record; optional: IMG_NONE too. */
+static int denial_ok(const struct vctx *v, uint32_t idx, int optional)
+{
+	if (idx == IMG_NONE)
+		return optional;
+	if (v->h->denial == IMG_DENIAL_NSEC)
+		return idx < v->h->name_count && has_type(v, idx, DNS_T_NSEC);
+	return idx < v->nsec3_count;
+}
+
+/*
+ * denial and wild_denial of every name: IMG_NONE in unsigned zones and below a cut; else
+ * denial is an index in NAMES (of a name holding an NSEC) or in NSEC3, after the header's
+ * denial, and so is wild_denial unless IMG_NONE ("*.<name>" would be too long a name).
+ * NSEC3_COVERED only in NSEC3 zones, never below a cut.
+ */
+static int check_denial(struct vctx *v)
+{
+	char d[DNAME_TXT_MAX + 32];
+
+	for (uint32_t i = 0; i < v->h->name_count; i++) {
+		const struct img_name *n = &v->names[i];
+		int none = v->h->denial == IMG_DENIAL_NONE || (n->flags & IMG_NAME_UNDER_CUT);
+		if ((n->flags & IMG_NAME_NSEC3_COVERED) &&
+		    (none || v->h->denial != IMG_DENIAL_NSEC3))
+			return vfail(v, PHAROS_ERANGE, "%s: NSEC3_COVERED flag outside an NSEC3 "
+				     "chain", name_desc(v, i, d, sizeof(d)));
+		if (none && (n->denial != IMG_NONE || n->wild_denial != IMG_NONE))
+			return vfail(v, PHAROS_ERANGE, "%s: denial %u or wild_denial %u set in an "
+				     "unsigned zone or below a cut", name_desc(v, i, d, sizeof(d)),
+				     n->denial, n->wild_denial);
+		if (!none && (!denial_ok(v, n->denial, 0) || !denial_ok(v, n->wild_denial, 1)))
+			return vfail(v, PHAROS_ERANGE, "%s: denial %u or wild_denial %u is not %s",
+				     name_desc(v, i, d, sizeof(d)), n->denial, n->wild_denial,
+				     v->h->denial == IMG_DENIAL_NSEC ? "a name with an NSEC" :
+				     "an NSEC3 record");
+	}
+	return 0;
 }
 
 /* The header's soa_rrset is the single SOA at the apex, and carries the header's serial. */
@@ -465,7 +719,8 @@ int img_verify(const uint8_t *base, size_t size, char *err, size_t errlen)
 		return vfail(&v, PHAROS_ERANGE, "image buffer not %u-byte aligned", IMG_ALIGN);
 	v.h = (const struct img_header *)base;
 	if ((rc = check_header(&v)) < 0 || (rc = check_sections(&v)) < 0 ||
-	    (rc = check_names(&v)) < 0 || (rc = check_soa(&v)) < 0 || (rc = check_hash(&v)) < 0)
+	    (rc = check_names(&v)) < 0 || (rc = check_denial(&v)) < 0 ||
+	    (rc = check_soa(&v)) < 0 || (rc = check_hash(&v)) < 0)
 		return rc;
 	return 0;
 }
@@ -486,6 +741,13 @@ static int img_wrap(const uint8_t *base, size_t size, int owned, struct img **ou
 	img->rrsets = (const struct img_rrset *)(base + h->sec[IMG_SEC_RRSETS].off);
 	img->name_count = h->name_count;
 	img->rrset_count = h->rrset_count;
+	img->denial = h->denial;
+	if (h->denial == IMG_DENIAL_NSEC3) {
+		img->nsec3 = (const struct img_nsec3 *)(base + h->sec[IMG_SEC_NSEC3].off);
+		img->nsec3_count = h->sec[IMG_SEC_NSEC3].len / (uint32_t)sizeof(struct img_nsec3);
+		img->nsec3param = (const struct img_nsec3param *)(base +
+				   h->sec[IMG_SEC_NSEC3PARAM].off);
+	}
 	img->slot_mask = h->hash_slots - 1;
 	img->origin = base + img->names[0].name_off;
 	img->origin_len = img->names[0].name_len;

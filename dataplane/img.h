@@ -14,8 +14,12 @@ struct img {
 	const struct img_name *names;
 	const struct img_slot *slots;
 	const struct img_rrset *rrsets;
+	const struct img_nsec3 *nsec3;		/* the chain, by hash; NULL unless NSEC3 */
+	const struct img_nsec3param *nsec3param;	/* its parameters; NULL unless NSEC3 */
 	uint32_t name_count;
 	uint32_t rrset_count;
+	uint32_t nsec3_count;
+	uint32_t denial;		/* enum img_denial, from the header */
 	uint32_t slot_mask;		/* hash_slots - 1 */
 	const uint8_t *origin;		/* apex wire name, lowercased */
 	uint8_t origin_len;
@@ -61,6 +65,18 @@ static inline const struct img_name *img_name_at(const struct img *img, uint32_t
 static inline const uint8_t *img_rdata(const struct img *img, const struct img_rrset *rs)
 {
 	return img->base + rs->rdata_off;
+}
+
+/* RRSIGs covering rs: rs->sig_count x { u16 rdlen, rdata } (none when sig_count is 0). */
+static inline const uint8_t *img_sigs(const struct img *img, const struct img_rrset *rs)
+{
+	return img->base + rs->sig_off;
+}
+
+/* NSEC3 record idx of the chain, NULL if out of range (IMG_NONE) or not an NSEC3 zone. */
+static inline const struct img_nsec3 *img_nsec3_at(const struct img *img, uint32_t idx)
+{
+	return idx < img->nsec3_count ? &img->nsec3[idx] : NULL;
 }
 
 #endif

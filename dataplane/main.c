@@ -24,6 +24,10 @@ struct opts {
 	int cpus[WORKER_MAX];
 	unsigned ncpus;
 	unsigned udp_size;
+	const char *nsid;		/* NULL: the host name */
+	const char *identity;		/* NULL: the host name */
+	const char *version;		/* NULL: "Pharos <version>" */
+	int hide_nsid, hide_identity, hide_version;
 };
 
 static void usage(FILE *f)
@@ -37,7 +41,13 @@ static void usage(FILE *f)
 		"  --workers N         UDP worker threads (default 1, or one per --cpus entry)\n"
 		"  --cpus LIST         CPUs to pin workers to, e.g. 0,2,4-7 (default: worker i\n"
 		"                      on the i-th CPU this process may run on, modulo their count)\n"
-		"  --udp-size N        our EDNS UDP payload size, %d..%d (default %d)\n",
+		"  --udp-size N        our EDNS UDP payload size, %d..%d (default %d)\n"
+		"  --nsid STR          NSID (RFC 5001) answered when asked (default: host name)\n"
+		"  --identity STR      CH TXT id.server. / hostname.bind. (default: host name)\n"
+		"  --version-string STR  CH TXT version.server. / version.bind.\n"
+		"                      (default: \"Pharos " PHAROS_VERSION "\")\n"
+		"  --hide-nsid, --hide-identity, --hide-version\n"
+		"                      do not answer NSID; answer REFUSED to those CH queries\n",
 		IO_ADDR_MAX, 512, IO_BUF_SIZE, ANSWER_UDP_MAX_DEFAULT);
 }
 
@@ -129,6 +139,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "udp-size", required_argument, NULL, 'u' },
+		{ "nsid", required_argument, NULL, 'N' },
+		{ "identity", required_argument, NULL, 'I' },
+		{ "version-string", required_argument, NULL, 'V' },
+		{ "hide-nsid", no_argument, NULL, 'n' },
+		{ "hide-identity", no_argument, NULL, 'i' },
+		{ "hide-version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,6 +167,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'w': o->workers = parse_uint("--workers", optarg, 1, WORKER_MAX); break;
 		case 'c': parse_cpus(optarg, o); break;
 		case 'u': o->udp_size = parse_uint("--udp-size", optarg, 512, IO_BUF_SIZE); break;
+		case 'N': o->nsid = optarg; break;
+		case 'I': o->identity = optarg; break;
+		case 'V': o->version = optarg; break;
+		case 'n': o->hide_nsid = 1; break;
+		case 'i': o->hide_identity = 1; break;
+		case 'v': o->hide_version = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -233,6 +255,17 @@ static int threads_start(struct worker *w, unsigned nw, struct tcp *tcp, struct 
 	return 0;
 }
 
+/* NSID and CH TXT identity: an anycast operator must see which PoP answered. */
+static void dp_set_ident(const struct opts *o)
+{
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	answer_set_ident(o->hide_nsid ? NULL : o->nsid ? o->nsid : host,
+			 o->hide_identity ? NULL : o->identity ? o->identity : host,
+			 o->hide_version ? NULL : o->version ? o->version : "Pharos " PHAROS_VERSION);
+}
+
 static int dp_run(const struct opts *o)
 {
 	struct worker *w = NULL;
@@ -244,6 +277,7 @@ static int dp_run(const struct opts *o)
 	int rc = 1;
 
 	answer_set_udp_max((uint16_t)o->udp_size);
+	dp_set_ident(o);
 	signals_setup(&wait_mask);
 	if (mgmt_open(&m, o->socket, err, sizeof(err)) < 0) {
 		log_msg("%s", err);

@@ -183,9 +183,9 @@ int render_rrset(struct render *r, enum render_section sec, const uint8_t *owner
 }
 
 int render_opt(struct render *r, size_t cap, uint16_t payload, uint8_t ext_rcode,
-	       uint16_t flags)
+	       uint16_t flags, const uint8_t *opts, size_t optlen)
 {
-	if (r->len + 11 > cap)
+	if (r->len + 11 + optlen > cap)
 		return PHAROS_ESPACE;
 	uint8_t *p = r->buf + r->len;
 	p[0] = 0;			/* owner: root */
@@ -194,8 +194,9 @@ int render_opt(struct render *r, size_t cap, uint16_t payload, uint8_t ext_rcode
 	p[5] = ext_rcode;
 	p[6] = 0;			/* version */
 	dns_put16(p + 7, flags);
-	dns_put16(p + 9, 0);		/* no options */
-	r->len += 11;
+	dns_put16(p + 9, (uint16_t)optlen);
+	memcpy(p + 11, opts, optlen);
+	r->len += 11 + optlen;
 	r->count[RENDER_AR]++;
 	return 0;
 }

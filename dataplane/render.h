@@ -36,6 +36,20 @@ struct render_mark {
 	uint8_t ncomp;
 };
 
+static inline struct render_mark render_mark(const struct render *r, enum render_section sec)
+{
+	return (struct render_mark){ r->len, r->count[sec], r->ncomp };
+}
+
+/* Undo everything written to sec since the mark (nothing else may have been written). */
+static inline void render_rollback(struct render *r, const struct render_mark *m,
+				   enum render_section sec)
+{
+	r->len = m->len;
+	r->count[sec] = m->count;
+	r->ncomp = m->ncomp;
+}
+
 /* Start after header + question already in buf[0..len); qname at offset 12 is remembered. */
 void render_init(struct render *r, uint8_t *buf, size_t len, size_t limit,
 		 const uint8_t *qname, size_t qname_len);
@@ -50,9 +64,9 @@ int render_rrset(struct render *r, enum render_section sec, const uint8_t *owner
 		 size_t owner_len, uint16_t type, uint32_t ttl, const uint8_t *rdata,
 		 uint16_t count);
 
-/* Append an OPT RR (ignores limit; the caller kept room for it). */
+/* Append an OPT RR with options opts[0..optlen) (ignores limit; the caller kept room). */
 int render_opt(struct render *r, size_t cap, uint16_t payload, uint8_t ext_rcode,
-	       uint16_t flags);
+	       uint16_t flags, const uint8_t *opts, size_t optlen);
 
 /* Write the section counts into the header. */
 void render_finish(struct render *r);

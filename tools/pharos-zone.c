@@ -7,6 +7,7 @@
 #include "pharos/err.h"
 #include "pharos/image.h"
 #include "dname.h"
+#include "dns.h"
 #include "img.h"
 #include "zonec.h"
 
@@ -96,6 +97,8 @@ static uint64_t record_count(const struct img *img)
 
 	for (uint32_t i = 0; i < img->rrset_count; i++)
 		n += img->rrsets[i].count;
+	for (uint32_t i = 0; i < img->nsec3_count; i++)	/* not in an RRSIG RRset */
+		n += img->rrsets[img->nsec3[i].rrset].sig_count;
 	return n;
 }
 
@@ -220,7 +223,7 @@ static void print_rr(const uint8_t *owner, size_t olen, uint16_t type, uint32_t 
 static void print_flags(const struct img *img, const struct img_name *n)
 {
 	static const char *const names[] = { "APEX", "DELEG", "UNDER_CUT", "WILDCARD",
-					     "ENT", "CNAME" };
+					     "ENT", "CNAME", "NSEC3_COVERED" };
 	char txt[DNAME_TXT_MAX];
 
 	if (!n->flags)
@@ -231,6 +234,25 @@ static void print_flags(const struct img *img, const struct img_name *n)
 		if (n->flags & (1u << b))
 			printf(" %s", names[b]);
 	printf("\n");
+}
+
+/* "; denial NSEC3: hash 1, flags 0, 12 iterations, salt aabbccdd, 12 records" and the like. */
+static void print_denial(const struct img *img)
+{
+	static const char *const kinds[] = { "none (unsigned)", "NSEC", "NSEC3" };
+	const struct img_nsec3param *p = img->nsec3param;
+
+	if (img->denial != IMG_DENIAL_NSEC3) {
+		printf("; denial %s\n", kinds[img->denial]);
+		return;
+	}
+	printf("; denial NSEC3: hash %u, flags %u, %u iterations, salt ", p->alg, p->flags,
+	       p->iterations);
+	if (p->salt_len == 0)
+		printf("-");
+	for (unsigned i = 0; i < p->salt_len; i++)
+		printf("%02x", p->salt[i]);
+	printf(", %u records\n", img->nsec3_count);
 }
 
 static void print_header(const char *path, const struct img *img)
@@ -250,6 +272,76 @@ static void print_header(const char *path, const struct img *img)
 	       h->checksum, h->name_count, h->rrset_count,
 	       (unsigned long long)record_count(img), h->hash_slots,
 	       h->sec[IMG_SEC_PREBUILT].len);
+	print_denial(img);
+}
+
+/* Every RR of a run of count x { u16 rdlen, rdata } at p, all with one TTL. */
+static void print_run(const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+		      const uint8_t *p, uint16_t count)
+{
+	for (uint16_t k = 0; k < count; k++) {
+		uint16_t rdlen = (uint16_t)(p[0] << 8 | p[1]);
+		print_rr(owner, olen, type, ttl, p + 2, rdlen);
+		p += 2 + (size_t)rdlen;
+	}
+}
+
+/*
+ * TTL to print an RRSIG at file offset off with: that of the signatures of the RRset it
+ * covers (sig_ttl), so that compiling the dump gives the same sig_ttl; the RRSIG
+ * RRset's own TTL for a signature that covers no RRset of the name.
+ */
+static uint32_t sig_ttl(const struct img *img, const struct img_name *n,
+			const struct img_rrset *sigs, size_t off, uint16_t covered)
+{
+	const struct img_rrset *rs = img_rrset(img, n, covered);
+
+	if (rs && rs->sig_count && off >= rs->sig_off && off < (size_t)rs->sig_off + rs->sig_len)
+		return rs->sig_ttl;
+	return sigs->ttl;
+}
+
+/* The RRSIG RRset of a name, each signature with the TTL of what it covers. */
+static void print_sigs(const struct img *img, const struct img_name *n,
+		       const struct img_rrset *rs)
+{
+	const uint8_t *p = img_rdata(img, rs);
+
+	for (uint16_t k = 0; k < rs->count; k++) {
+		uint16_t rdlen = (uint16_t)(p[0] << 8 | p[1]);
+		uint32_t ttl = sig_ttl(img, n, rs, (size_t)(p - img->base),
+				       (uint16_t)(p[2] << 8 | p[3]));
+		print_rr(img_name_wire(img, n), n->name_len, rs->type, ttl, p + 2, rdlen);
+		p += 2 + (size_t)rdlen;
+	}
+}
+
+static void print_name(const struct img *img, const struct img_name *n)
+{
+	print_flags(img, n);
+	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
+		const struct img_rrset *rs = &img->rrsets[j];
+		if (rs->type == DNS_T_RRSIG)
+			print_sigs(img, n, rs);
+		else
+			print_run(img_name_wire(img, n), n->name_len, rs->type, rs->ttl,
+				  img_rdata(img, rs), rs->count);
+	}
+}
+
+/* The NSEC3 chain (not names of the zone: kept apart), each record with its RRSIGs. */
+static void print_chain(const struct img *img)
+{
+	if (img->nsec3_count)
+		printf("; NSEC3 chain, in hash order\n");
+	for (uint32_t i = 0; i < img->nsec3_count; i++) {
+		const struct img_nsec3 *e = &img->nsec3[i];
+		const struct img_rrset *rs = &img->rrsets[e->rrset];
+		const uint8_t *owner = img->base + e->owner_off;
+		print_run(owner, e->owner_len, rs->type, rs->ttl, img_rdata(img, rs), rs->count);
+		print_run(owner, e->owner_len, DNS_T_RRSIG, rs->sig_ttl, img_sigs(img, rs),
+			  rs->sig_count);
+	}
 }
 
 static int cmd_dump(const struct opts *o)
@@ -263,20 +355,9 @@ static int cmd_dump(const struct opts *o)
 		return 1;
 	}
 	print_header(o->file, img);
-	for (uint32_t i = 0; i < img->name_count; i++) {
-		const struct img_name *n = &img->names[i];
-		print_flags(img, n);
-		for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
-			const struct img_rrset *rs = &img->rrsets[j];
-			const uint8_t *p = img_rdata(img, rs);
-			for (uint16_t k = 0; k < rs->count; k++) {
-				uint16_t rdlen = (uint16_t)(p[0] << 8 | p[1]);
-				print_rr(img_name_wire(img, n), n->name_len, rs->type, rs->ttl,
-					 p + 2, rdlen);
-				p += 2 + (size_t)rdlen;
-			}
-		}
-	}
+	for (uint32_t i = 0; i < img->name_count; i++)
+		print_name(img, &img->names[i]);
+	print_chain(img);
 	img_close(img);
 	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-/* Zone image v1: the on-disk, position-independent form of one zone (doc/zone-image.md). */
+/* Zone image v2: the on-disk, position-independent form of one zone (doc/zone-image.md). */
 #ifndef PHAROS_IMAGE_H
 #define PHAROS_IMAGE_H
 
@@ -15,7 +15,7 @@
  * The checksum is zlib's CRC-32 of bytes [IMG_CSUM_START, file_size).
  */
 #define IMG_MAGIC	"PHRSZIM1"	/* 8 bytes, no terminator in the file */
-#define IMG_VERSION	1u
+#define IMG_VERSION	2u
 #define IMG_CSUM_START	32u
 #define IMG_NONE	UINT32_MAX	/* "no index" in any u32 index field */
 #define IMG_ALIGN	8u
@@ -26,7 +26,8 @@ enum img_section_id {
 	IMG_SEC_RRSETS,		/* struct img_rrset[rrset_count], grouped by owner */
 	IMG_SEC_DATA,		/* bytes: owner names, rdata */
 	IMG_SEC_PREBUILT,	/* bytes: pre-rendered answer blocks (may be empty) */
-	IMG_SEC_NSEC3,		/* reserved for NSEC3 hashes (empty in v1) */
+	IMG_SEC_NSEC3,		/* struct img_nsec3[], sorted by hash (NSEC3 zones only) */
+	IMG_SEC_NSEC3PARAM,	/* one struct img_nsec3param (NSEC3 zones only) */
 	IMG_SEC_COUNT_ = 8	/* table size; unused entries are zero */
 };
 
@@ -50,8 +51,14 @@ struct img_header {
 	uint32_t origin_name;		/* index of the apex in NAMES (always 0) */
 	uint32_t soa_rrset;		/* index of the apex SOA in RRSETS */
 	uint32_t compiled_at;		/* unix time of compilation, informational */
-	uint32_t reserved[1];
+	uint32_t denial;		/* enum img_denial: how the zone proves non-existence */
 	struct img_section sec[IMG_SEC_COUNT_];
+};
+
+enum img_denial {
+	IMG_DENIAL_NONE = 0,		/* unsigned zone */
+	IMG_DENIAL_NSEC = 1,		/* NSEC chain (RFC 4034/4035) */
+	IMG_DENIAL_NSEC3 = 2,		/* NSEC3 chain (RFC 5155), parameters in NSEC3PARAM */
 };
 
 enum img_name_flags {
@@ -61,6 +68,8 @@ enum img_name_flags {
 	IMG_NAME_WILDCARD = 1u << 3,	/* first label is '*' */
 	IMG_NAME_ENT	  = 1u << 4,	/* empty non-terminal: no RRsets */
 	IMG_NAME_CNAME	  = 1u << 5,	/* has a CNAME RRset */
+	IMG_NAME_NSEC3_COVERED = 1u << 6, /* NSEC3 zone: no NSEC3 matches H(name) (opt-out);
+					     denial is the NSEC3 that covers it */
 };
 
 struct img_name {
@@ -74,6 +83,21 @@ struct img_name {
 	uint16_t rrset_count;	/* 0 for ENT */
 	uint16_t reserved;
 	uint32_t hash;		/* img_hash() of the lowercased wire name */
+	/*
+	 * Denial of existence, precomputed so no query hashes an existing name. IMG_NONE in
+	 * unsigned zones and for names strictly below a zone cut (glue, occluded names).
+	 * NSEC zone: index in NAMES of the name whose NSEC matches this name (its own index)
+	 * or covers it (the nearest canonical predecessor that has an NSEC: for ENTs).
+	 * NSEC3 zone: index in NSEC3 of the NSEC3 whose hash is H(name), or with
+	 * IMG_NAME_NSEC3_COVERED of the one that covers H(name).
+	 */
+	uint32_t denial;
+	/*
+	 * The same for "*.<name>", used when this name is a closest encloser: NSEC: index in
+	 * NAMES of the name whose NSEC covers (or matches) the wildcard; NSEC3: index in NSEC3
+	 * of the NSEC3 covering (or matching) H(*.<name>). IMG_NONE when unsigned.
+	 */
+	uint32_t wild_denial;
 };
 
 struct img_slot {
@@ -91,12 +115,47 @@ struct img_rrset {
 	uint32_t pre_len;
 	uint16_t pre_an, pre_ns, pre_ar;	/* section counts of the block */
 	uint16_t reserved;
+	/*
+	 * RRSIGs covering this RRset: sig_count x { u16 rdlen, rdata } at file offset sig_off
+	 * (inside the owner's RRSIG RRset, whose RRs are sorted by type covered; for NSEC3
+	 * RRsets anywhere in DATA). All zero when unsigned, and for the RRSIG RRset itself.
+	 */
+	uint32_t sig_off;
+	uint32_t sig_len;
+	uint16_t sig_count;
+	uint16_t reserved2;
+	uint32_t sig_ttl;	/* TTL of those RRSIGs (the lowest seen) */
+};
+
+/*
+ * One NSEC3 record of the zone's chain (the one NSEC3PARAM names). NSEC3 owners are not in
+ * NAMES (as in Knot: a separate tree), so a query for a hashed name is a missing name.
+ * Their RRsets sit in RRSETS after those of every name, in the order of this table.
+ */
+struct img_nsec3 {
+	uint8_t hash[20];	/* SHA-1 hash: the owner's first label, base32hex-decoded */
+	uint32_t owner_off;	/* file offset (inside DATA) of the owner wire name, lowercased */
+	uint8_t owner_len;
+	uint8_t reserved[3];
+	uint32_t rrset;		/* index in RRSETS of the NSEC3 RRset (one RR), RRSIGs via sig_* */
+};
+
+/* Parameters of the NSEC3 chain, from the apex NSEC3PARAM (RFC 5155 4). */
+struct img_nsec3param {
+	uint8_t alg;		/* 1 = SHA-1, the only one defined */
+	uint8_t flags;		/* NSEC3PARAM flags (0) */
+	uint16_t iterations;
+	uint8_t salt_len;
+	uint8_t salt[255];
+	uint8_t reserved[3];
 };
 
 static_assert(sizeof(struct img_header) == 128, "img_header layout");
-static_assert(sizeof(struct img_name) == 28, "img_name layout");
+static_assert(sizeof(struct img_name) == 36, "img_name layout");
 static_assert(sizeof(struct img_slot) == 8, "img_slot layout");
-static_assert(sizeof(struct img_rrset) == 32, "img_rrset layout");
+static_assert(sizeof(struct img_rrset) == 48, "img_rrset layout");
+static_assert(sizeof(struct img_nsec3) == 32, "img_nsec3 layout");
+static_assert(sizeof(struct img_nsec3param) == 264, "img_nsec3param layout");
 
 /* FNV-1a (32-bit) over a lowercased wire name: compiler and reader must agree. */
 static inline uint32_t img_hash(const uint8_t *name, size_t len)

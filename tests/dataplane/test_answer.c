@@ -394,3 +394,79 @@ Test(answer, mutated_queries_never_break_the_engine)
 		ldns_pkt_free(r);
 	}
 }
+
+/* A query with an arbitrary class and, optionally, the NSID option. */
+static size_t make_query_ex(const char *name, ldns_rr_type type, ldns_rr_class cls, int nsid,
+			    uint8_t *out)
+{
+	size_t len = make_query(name, type, 1232, out);
+
+	out[12 + strlen(name) + 1 + 2] = (uint8_t)(cls >> 8);	/* QCLASS after QTYPE */
+	out[12 + strlen(name) + 1 + 3] = (uint8_t)cls;
+	if (nsid) {
+		static const uint8_t opt[] = { 0, 3, 0, 0 };	/* NSID, empty */
+		memcpy(out + len, opt, sizeof(opt));
+		out[len - 1] = 4;				/* OPT RDLEN */
+		len += sizeof(opt);
+	}
+	return len;
+}
+
+Test(answer, chaos_identity_and_hidden)
+{
+	uint8_t q[512];
+	struct answer_info info;
+	ldns_pkt *r;
+
+	answer_set_ident("pop-7", "pop-7.example.net", NULL);
+	r = run(q, make_query_ex("id.server.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	cr_assert_eq(ldns_pkt_ancount(r), 1);
+	char *txt = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(r), 0), 0));
+	cr_assert_str_eq(txt, "\"pop-7.example.net\"");
+	free(txt);
+	cr_assert_eq(ldns_rr_get_class(ldns_rr_list_rr(ldns_pkt_answer(r), 0)), LDNS_RR_CLASS_CH);
+	ldns_pkt_free(r);
+	r = run(q, make_query_ex("HOSTNAME.bind.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_ancount(r), 1, "hostname.bind, any case");
+	ldns_pkt_free(r);
+	r = run(q, make_query_ex("version.bind.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED, "hidden version");
+	ldns_pkt_free(r);
+	r = run(q, make_query_ex("www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	answer_set_ident(NULL, NULL, NULL);
+}
+
+Test(answer, nsid_when_asked)
+{
+	uint8_t q[512], out[1232];
+	struct answer_info info;
+	size_t n;
+
+	answer_set_ident("pop-7", NULL, NULL);
+	n = answer_query(snap, q, make_query_ex("www.example.com.", LDNS_RR_TYPE_A,
+						 LDNS_RR_CLASS_IN, 1, q),
+			 out, sizeof(out), ANSWER_UDP, &info);
+	cr_assert_gt(n, 9);
+	cr_assert_eq(memcmp(out + n - 9, "\0\3\0\5pop-7", 9), 0, "NSID option at the end");
+	n = answer_query(snap, q, make_query("www.example.com.", LDNS_RR_TYPE_A, 1232, q),
+			 out, sizeof(out), ANSWER_UDP, &info);
+	cr_assert_eq(memcmp(out + n - 2, "\0\0", 2), 0, "no NSID unless asked");
+	answer_set_ident(NULL, NULL, NULL);
+}
+
+Test(answer, any_is_minimal)
+{
+	ldns_pkt *r = ask("example.com.", LDNS_RR_TYPE_ANY, -1);
+
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	cr_assert_eq(count(ldns_pkt_answer(r), LDNS_RR_TYPE_NS), 2, "first RRset in type order");
+	cr_assert_eq(ldns_pkt_ancount(r), 2);
+	ldns_pkt_free(r);
+}

@@ -9,6 +9,7 @@
 #include "pharos/image.h"
 #include "dname.h"
 #include "img.h"
+#include "nsec3.h"
 #include "zonec.h"
 
 struct zone_case {
@@ -78,6 +79,79 @@ static struct img_rrset *rrsets_of(uint8_t *buf)
 	return (struct img_rrset *)(buf + h->sec[IMG_SEC_RRSETS].off);
 }
 
+static struct img_nsec3 *nsec3_of(uint8_t *buf)
+{
+	struct img_header *h = (struct img_header *)buf;
+	return (struct img_nsec3 *)(buf + h->sec[IMG_SEC_NSEC3].off);
+}
+
+static struct img_nsec3param *param_of(uint8_t *buf)
+{
+	struct img_header *h = (struct img_header *)buf;
+	return (struct img_nsec3param *)(buf + h->sec[IMG_SEC_NSEC3PARAM].off);
+}
+
+/* Walk a run of count x { u16 rdlen, rdata }, touching every byte; returns its length. */
+static size_t walk_run(const uint8_t *p, uint16_t count)
+{
+	size_t sum = 0;
+
+	for (uint16_t k = 0; k < count; k++) {
+		size_t rdlen = (size_t)(p[sum] << 8 | p[sum + 1]);
+		for (size_t b = 0; b < rdlen; b++)
+			sum += p[sum + 2 + b] & 0;	/* touch every byte */
+		sum += 2 + rdlen;
+	}
+	return sum;
+}
+
+/* An RRset's rdata and signatures: each run fills its length exactly. */
+static void exercise_rrset(const struct img *img, const struct img_rrset *rs)
+{
+	cr_assert_eq(walk_run(img_rdata(img, rs), rs->count), rs->rdata_len);
+	cr_assert_eq(walk_run(img_sigs(img, rs), rs->sig_count), rs->sig_len);
+	if (rs->sig_count)
+		cr_assert_eq(img_sigs(img, rs)[2] << 8 | img_sigs(img, rs)[3], rs->type,
+			     "the signatures cover the RRset's type");
+}
+
+/* Follow a name's denial indexes the way the answer engine does. */
+static void exercise_denial(const struct img *img, const struct img_name *n)
+{
+	const uint32_t idx[2] = { n->denial, n->wild_denial };
+
+	for (unsigned k = 0; k < 2; k++) {
+		if (idx[k] == IMG_NONE)
+			continue;
+		if (img->denial == IMG_DENIAL_NSEC) {
+			const struct img_name *t = img_name_at(img, idx[k]);
+			cr_assert_not_null(t);
+			cr_assert_not_null(img_rrset(img, t, 47), "an NSEC is there");
+		} else {
+			cr_assert_eq(img->denial, IMG_DENIAL_NSEC3);
+			cr_assert_not_null(img_nsec3_at(img, idx[k]));
+		}
+	}
+}
+
+/* The NSEC3 chain: owners readable, RRsets and signatures walkable, search in range. */
+static void exercise_chain(const struct img *img)
+{
+	uint8_t h[NSEC3_HASH_LEN];
+	char txt[DNAME_TXT_MAX];
+
+	for (uint32_t i = 0; i < img->nsec3_count; i++) {
+		const struct img_nsec3 *e = img_nsec3_at(img, i);
+		cr_assert_eq(dname_to_text(img->base + e->owner_off, txt, sizeof(txt)), 0);
+		cr_assert_lt(e->rrset, img->rrset_count);
+		exercise_rrset(img, &img->rrsets[e->rrset]);
+	}
+	if (img->nsec3_count) {
+		nsec3_hash(img->nsec3param, img->origin, img->origin_len, h);
+		cr_assert_lt(nsec3_find(img->nsec3, img->nsec3_count, h), img->nsec3_count);
+	}
+}
+
 /*
  * Everything a reader may do with an accepted image: find every name by its own wire
  * (verification promises each is reachable and unique) and walk every rdata run.
@@ -94,18 +168,12 @@ static void exercise(const uint8_t *buf, size_t len)
 		cr_assert_eq(img_find(img, w, n->name_len, img_hash(w, n->name_len)), n);
 		for (uint32_t j = 0; j < n->rrset_count; j++) {
 			const struct img_rrset *rs = &img->rrsets[n->rrset_first + j];
-			const uint8_t *p = img_rdata(img, rs);
-			size_t sum = 0;
 			cr_assert_eq(img_rrset(img, n, rs->type), rs);
-			for (uint16_t k = 0; k < rs->count; k++) {
-				size_t rdlen = (size_t)(p[sum] << 8 | p[sum + 1]);
-				for (size_t b = 0; b < rdlen; b++)
-					sum += p[sum + 2 + b] & 0;	/* touch every byte */
-				sum += 2 + rdlen;
-			}
-			cr_assert_eq(sum, rs->rdata_len);
+			exercise_rrset(img, rs);
 		}
+		exercise_denial(img, n);
 	}
+	exercise_chain(img);
 	img_close(img);
 }
 
@@ -227,11 +295,11 @@ Test(img, mutated_with_checksum_fixed_never_unsafe)
 	}
 }
 
-/* Random multi-byte damage (fixed seed), checksum fixed. */
-Test(img, random_damage_never_unsafe)
+/* Random multi-byte damage (fixed seed), checksum fixed: an unsigned and an NSEC3 zone. */
+static void random_damage(const struct zone_case *zc)
 {
 	size_t len;
-	uint8_t *buf = build(&zones[3], &len), *c = dup_buf(buf, len);
+	uint8_t *buf = build(zc, &len), *c = dup_buf(buf, len);
 	unsigned seed = 12345;
 
 	for (int iter = 0; iter < 20000; iter++) {
@@ -252,13 +320,20 @@ Test(img, random_damage_never_unsafe)
 	free(buf);
 }
 
-/* Apply f to a fresh copy, fix the checksum, expect code and text. */
-#define expect_refused(f, code, text) expect_refused_(f, #f, code, text)
-static void expect_refused_(void (*f)(uint8_t *buf), const char *what, int code,
+Test(img, random_damage_never_unsafe)
+{
+	random_damage(&zones[3]);
+	random_damage(&zones[2]);
+}
+
+/* Apply f to a fresh copy of zone z, fix the checksum, expect code and text. */
+#define expect_refused(f, code, text) expect_refused_(0, f, #f, code, text)
+#define expect_refused_in(z, f, code, text) expect_refused_(z, f, #f, code, text)
+static void expect_refused_(unsigned z, void (*f)(uint8_t *buf), const char *what, int code,
 			    const char *text)
 {
 	size_t len;
-	uint8_t *buf = build(&zones[0], &len);
+	uint8_t *buf = build(&zones[z], &len);
 	char err[256];
 
 	f(buf);
@@ -291,10 +366,147 @@ static void bad_soa(uint8_t *buf) { ((struct img_header *)buf)->soa_rrset = 0; }
 static void bad_serial(uint8_t *buf) { ((struct img_header *)buf)->serial++; }
 static void misaligned(uint8_t *buf) { ((struct img_header *)buf)->sec[IMG_SEC_DATA].off += 4; }
 static void odd_slots(uint8_t *buf) { ((struct img_header *)buf)->hash_slots = 48; }
+static void unused_section(uint8_t *buf)
+{
+	((struct img_header *)buf)->sec[7].off = 128;
+	((struct img_header *)buf)->sec[7].len = 8;
+}
+
 static void nsec3_section(uint8_t *buf)
 {
-	((struct img_header *)buf)->sec[IMG_SEC_NSEC3].off = 128;
-	((struct img_header *)buf)->sec[IMG_SEC_NSEC3].len = 8;
+	struct img_header *h = (struct img_header *)buf;
+	h->sec[IMG_SEC_NSEC3].off = h->sec[IMG_SEC_DATA].off + 8;
+	h->sec[IMG_SEC_NSEC3].len = 32;
+	h->sec[IMG_SEC_DATA].len = 8;
+}
+
+static void bad_sig_len(uint8_t *buf)
+{
+	struct img_rrset *rs = rrsets_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (rs[i].sig_count) {
+			rs[i].sig_len -= 2;
+			return;
+		}
+}
+
+static void sig_outside(uint8_t *buf)
+{
+	struct img_rrset *rs = rrsets_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (rs[i].sig_count) {
+			rs[i].sig_off = rs[0].rdata_off;	/* the apex NS: not an RRSIG */
+			return;
+		}
+}
+
+static void sig_on_rrsig(uint8_t *buf)
+{
+	struct img_rrset *rs = rrsets_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (rs[i].type == 46) {
+			rs[i].sig_count = 1;
+			return;
+		}
+}
+
+static void sig_fields_without_sigs(uint8_t *buf)
+{
+	struct img_rrset *rs = rrsets_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (rs[i].type == 46) {
+			rs[i].sig_ttl = 5;
+			return;
+		}
+}
+
+static void sig_reserved(uint8_t *buf) { rrsets_of(buf)[0].reserved2 = 1; }
+
+/* Two signed RRsets of the apex trade signatures: the type covered no longer matches. */
+static void sig_swapped(uint8_t *buf)
+{
+	struct img_rrset *rs = rrsets_of(buf);
+	uint32_t a = IMG_NONE;
+	for (uint32_t i = 0; i < names_of(buf)[0].rrset_count; i++) {
+		if (!rs[i].sig_count || rs[i].sig_len != rs[a == IMG_NONE ? i : a].sig_len)
+			continue;
+		if (a == IMG_NONE) {
+			a = i;
+			continue;
+		}
+		uint32_t off = rs[a].sig_off;
+		rs[a].sig_off = rs[i].sig_off;
+		rs[i].sig_off = off;
+		return;
+	}
+	cr_assert_fail("no two signed RRsets with signatures of one size at the apex");
+}
+
+static void bad_denial_type(uint8_t *buf) { ((struct img_header *)buf)->denial = 3; }
+static void denial_out_of_range(uint8_t *buf) { names_of(buf)[1].denial = 9999; }
+static void covered_in_nsec_zone(uint8_t *buf) { names_of(buf)[1].flags |= IMG_NAME_NSEC3_COVERED; }
+static void set_denial(uint8_t *buf, uint32_t d) { ((struct img_header *)buf)->denial = d; }
+static void unsigned_says_nsec(uint8_t *buf) { set_denial(buf, IMG_DENIAL_NSEC); }
+static void nsec_says_unsigned(uint8_t *buf) { set_denial(buf, IMG_DENIAL_NONE); }
+static void nsec_says_nsec3(uint8_t *buf) { set_denial(buf, IMG_DENIAL_NSEC3); }
+static void nsec3_says_nsec(uint8_t *buf) { set_denial(buf, IMG_DENIAL_NSEC); }
+
+/* An NSEC zone's name pointing at an ENT (which has no NSEC). */
+static void denial_at_ent(uint8_t *buf)
+{
+	struct img_name *n = names_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (n[i].flags & IMG_NAME_ENT) {
+			n[0].wild_denial = i;
+			return;
+		}
+}
+
+/* Glue (below a cut) with a denial index. */
+static void denial_under_cut(uint8_t *buf)
+{
+	struct img_name *n = names_of(buf);
+	for (uint32_t i = 0;; i++)
+		if (n[i].flags & IMG_NAME_UNDER_CUT) {
+			n[i].denial = 0;
+			return;
+		}
+}
+
+/* Records 0 and 1 trade places (hash and owner), each RRset staying where it is. */
+static void nsec3_unsorted(uint8_t *buf)
+{
+	struct img_nsec3 *e = nsec3_of(buf), t = e[0];
+	e[0] = e[1];
+	e[1] = t;
+	e[0].rrset = e[1].rrset;
+	e[1].rrset = t.rrset + 1;
+}
+
+static void nsec3_hash_changed(uint8_t *buf) { nsec3_of(buf)[4].hash[19] ^= 1; }
+static void nsec3_bad_rrset(uint8_t *buf) { nsec3_of(buf)[3].rrset = 0; }
+static void nsec3_owner_outside(uint8_t *buf) { nsec3_of(buf)[2].owner_off = 0; }
+static void nsec3_owner_upper(uint8_t *buf) { buf[nsec3_of(buf)[0].owner_off + 2] = 'P'; }
+static void nsec3_reserved(uint8_t *buf) { nsec3_of(buf)[5].reserved[1] = 1; }
+static void nsec3_denial_range(uint8_t *buf) { names_of(buf)[0].wild_denial = 12; }
+static void nsec3_not_nsec3(uint8_t *buf) { rrsets_of(buf)[nsec3_of(buf)[1].rrset].type = 1; }
+static void nsec3_sig_outside(uint8_t *buf) { rrsets_of(buf)[nsec3_of(buf)[6].rrset].sig_off = 8; }
+static void param_alg(uint8_t *buf) { param_of(buf)->alg = 2; }
+static void param_salt(uint8_t *buf) { param_of(buf)->salt[200] = 1; }
+static void param_flags(uint8_t *buf) { param_of(buf)->flags = 1; }
+static void nsec3_short(uint8_t *buf) { ((struct img_header *)buf)->sec[IMG_SEC_NSEC3].len -= 8; }
+
+static void nsec3_gone(uint8_t *buf)
+{
+	struct img_header *h = (struct img_header *)buf;
+	h->sec[IMG_SEC_NSEC3].off = h->sec[IMG_SEC_NSEC3].len = 0;
+}
+
+/* One more RRset in the tail than NSEC3 records. */
+static void nsec3_extra_rrset(uint8_t *buf)
+{
+	struct img_header *h = (struct img_header *)buf;
+	h->sec[IMG_SEC_NSEC3].len -= sizeof(struct img_nsec3);
 }
 
 static void upper_name(uint8_t *buf)
@@ -365,7 +577,50 @@ Test(img, targeted_damage_refused_with_reason)
 	expect_refused(bad_serial, PHAROS_ERANGE, "serial");
 	expect_refused(misaligned, PHAROS_ERANGE, "misaligned");
 	expect_refused(odd_slots, PHAROS_ESIZE, "power of two");
-	expect_refused(nsec3_section, PHAROS_ERANGE, "empty in version 1");
+	expect_refused(unused_section, PHAROS_ERANGE, "section 7 is unused and must be empty");
+	expect_refused(nsec3_section, PHAROS_ERANGE, "NSEC3 or NSEC3PARAM section present in "
+		       "a zone with denial none");
+	expect_refused(bad_denial_type, PHAROS_EVERSION, "unknown denial type 3");
+	expect_refused(unsigned_says_nsec, PHAROS_ERANGE, "is not a name with an NSEC");
+}
+
+/* Damage to DNSSEC fields that only signed zones have, each behind a valid checksum. */
+Test(img, signed_zone_damage_refused_with_reason)
+{
+	/* signatures and NSEC: RFC 4035 Appendix A */
+	expect_refused_in(1, bad_sig_len, PHAROS_ESIZE, "do not fill sig_len");
+	expect_refused_in(1, sig_outside, PHAROS_ERANGE, "outside the owner's RRSIG RRset");
+	expect_refused_in(1, sig_on_rrsig, PHAROS_ERANGE, "on an RRSIG RRset");
+	expect_refused_in(1, sig_fields_without_sigs, PHAROS_ERANGE, "without signatures");
+	expect_refused_in(1, sig_reserved, PHAROS_ERANGE, "reserved2");
+	expect_refused_in(1, denial_out_of_range, PHAROS_ERANGE,
+			  "name #1 (a.example.): denial 9999");
+	expect_refused_in(1, denial_at_ent, PHAROS_ERANGE, "a name with an NSEC");
+	expect_refused_in(1, denial_under_cut, PHAROS_ERANGE, "unsigned zone or below a cut");
+	expect_refused_in(1, covered_in_nsec_zone, PHAROS_ERANGE, "NSEC3_COVERED");
+	expect_refused_in(1, nsec_says_unsigned, PHAROS_ERANGE, "unsigned zone or below a cut");
+	expect_refused_in(1, nsec_says_nsec3, PHAROS_ESIZE, "NSEC3 is 0 bytes");
+	expect_refused_in(1, sig_swapped, PHAROS_ESIZE, "RRSIGs of this type do not fill");
+	/* NSEC3: RFC 5155 Appendix A */
+	expect_refused_in(2, nsec3_says_nsec, PHAROS_ERANGE, "present in a zone with denial NSEC");
+	expect_refused_in(2, nsec3_unsorted, PHAROS_ERANGE, "NSEC3 #1 (");
+	expect_refused_in(2, nsec3_unsorted, PHAROS_ERANGE, "hash not above");
+	expect_refused_in(2, nsec3_hash_changed, PHAROS_ERANGE, "base32hex form of its hash");
+	expect_refused_in(2, nsec3_bad_rrset, PHAROS_ERANGE, "rrset 0 is not RRset");
+	expect_refused_in(2, nsec3_owner_outside, PHAROS_ERANGE, "NSEC3 #2: owner");
+	expect_refused_in(2, nsec3_owner_upper, PHAROS_ERANGE, "lowercase");
+	expect_refused_in(2, nsec3_reserved, PHAROS_ERANGE, "NSEC3 #5: reserved");
+	expect_refused_in(2, nsec3_denial_range, PHAROS_ERANGE, "is not an NSEC3 record");
+	expect_refused_in(2, nsec3_not_nsec3, PHAROS_ERANGE, "holding one NSEC3 record");
+	expect_refused_in(2, nsec3_sig_outside, PHAROS_ERANGE, "outside DATA");
+	expect_refused_in(2, param_alg, PHAROS_ERANGE, "hash algorithm 2");
+	expect_refused_in(2, param_salt, PHAROS_ERANGE, "salt byte 200");
+	expect_refused_in(2, param_flags, PHAROS_ERANGE, "NSEC3PARAM flags");
+	expect_refused_in(2, nsec3_short, PHAROS_ESIZE, "not a positive multiple of 32");
+	expect_refused_in(2, nsec3_gone, PHAROS_ESIZE, "NSEC3 is 0 bytes");
+	expect_refused_in(2, nsec3_extra_rrset, PHAROS_ERANGE,
+			  "12 RRsets belong to no name, 11 NSEC3 records need one each");
+
 	expect_refused(upper_name, PHAROS_ERANGE, "not lowercase");
 	expect_refused(bad_wildcard, PHAROS_ERANGE, "wildcard");
 	expect_refused(full_hash, PHAROS_ERANGE, "hash");

@@ -9,7 +9,7 @@
 #   compile a refused zone        -> exit 1, an existing output file is left as it was
 #   compile, dump, compile the dump -> the same image byte for byte (compiled_at, the only
 #                                    field allowed to differ, is carried over first)
-#   dump    damaged images        -> exit 1 naming the problem (magic, version, size,
+#   dump    damaged images        -> exit 1 naming the problem (magic, version 1, size,
 #                                    checksum, a bad field behind a valid checksum)
 #   usage errors                  -> exit 2 with the usage text
 # No network: no namespace needed.
@@ -175,7 +175,7 @@ roundtrip() {	# ZONEFILE ORIGIN NAME
 		fail "compile of $zone: no 'wrote $name.img (N bytes)' line"
 	pz dump "$name.img" >"$name.dump" 2>"$name.dump.err" || fail "dump of $name.img failed"
 	[ ! -s "$name.dump.err" ] || fail "dump of $name.img printed on stderr"
-	grep -q "^; origin $origin, version 1, serial " "$name.dump" ||
+	grep -q "^; origin $origin, version 2, serial " "$name.dump" ||
 		fail "dump of $name.img: no header line with the origin"
 	run compile "$name.dump" --origin "$origin" -o "$name.again.img"
 	expect_rc 0 "compile of the dump of $name.img"
@@ -186,9 +186,12 @@ roundtrip() {	# ZONEFILE ORIGIN NAME
 }
 roundtrip good.zone good.test. good
 roundtrip "$here/../data/rfc4035-appendix-a.zone" example. rfc4035
+roundtrip "$here/../data/rfc5155-appendix-a.zone" example. rfc5155
+grep -q "^; denial NSEC3: hash 1, flags 0, 12 iterations, salt aabbccdd, 12 records$" rfc5155.dump ||
+	fail "dump: the NSEC3 parameters are not in the header"
 grep -qx "sp\\\\032ace.good.test.	3600	IN	A	192.0.2.5" good.dump ||
 	fail "dump: the owner with a space is not written escaped"
-grep -q "^; origin good.test., version 1, serial 2026030405, compiled " good.dump ||
+grep -q "^; origin good.test., version 2, serial 2026030405, compiled " good.dump ||
 	fail "dump: header line is not as expected"
 
 # --- dump of damaged images ------------------------------------------------------------------------
@@ -211,13 +214,13 @@ patch_field() {	# SRC DST OFFSET VALUE [relative to the NAMES section: 1]
 	EOF
 }
 patch good.img magic.img 0 'XXXXXXXX'
-patch good.img version.img 8 '\002'
+patch good.img version.img 8 '\001'
 patch good.img flipped.img $((size / 2)) '\377'
 cmp -s good.img flipped.img && fail "the byte patch did not change the image"
 head -c $((size - 100)) good.img >truncated.img
 head -c 60 good.img >short.img
 patch_field good.img serial.img 32 12345	# header serial != the SOA's
-patch_field good.img parent.img $((28 + 8)) 999 names	# name #1: parent index 999
+patch_field good.img parent.img $((36 + 8)) 999 names	# name #1 (36-byte entries): parent
 
 expect_dump_refused() {	# IMAGE REGEX WHAT
 	run dump "$1"
@@ -227,7 +230,7 @@ expect_dump_refused() {	# IMAGE REGEX WHAT
 	log "dump: $3 refused, exit 1"
 }
 expect_dump_refused magic.img "bad magic" "an image with a bad magic"
-expect_dump_refused version.img "version 2" "an image of version 2"
+expect_dump_refused version.img "image version 1, this reader knows 2" "an image of version 1"
 expect_dump_refused flipped.img "checksum" "an image with a flipped byte"
 expect_dump_refused truncated.img "says $size bytes, image has $((size - 100))" \
 	"a truncated image"
