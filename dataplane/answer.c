@@ -65,7 +65,8 @@ static int parse_options(const uint8_t *p, size_t len, struct query *q)
 }
 
 /* Skip one RR at *off; reports type/class/ttl-flags of an OPT. */
-static int skip_rr(const uint8_t *p, size_t len, size_t *off, struct query *q, int in_ar)
+static int skip_rr(const uint8_t *p, size_t len, size_t *off, struct query *q, int in_ar,
+		   int last)
 {
 	uint8_t name[DNAME_MAX];
 	size_t nlen, end;
@@ -84,6 +85,10 @@ static int skip_rr(const uint8_t *p, size_t len, size_t *off, struct query *q, i
 		q->edns_flags = dns_get16(p + end + 6);
 		if (parse_options(p + end + 10, rdlen, q) < 0)
 			return PHAROS_EMALF;
+	} else if (type == DNS_T_TSIG) {
+		if (!last || tsig_parse(p, len, end + 10, rdlen, name, nlen, &q->tsig_req) < 0)
+			return PHAROS_EMALF;	/* RFC 8945 5.1: TSIG is the last record */
+		q->tsig = 1;
 	}
 	*off = end + 10 + rdlen;
 	return 0;
@@ -94,7 +99,7 @@ static int parse_records(const uint8_t *p, size_t len, size_t off, struct query 
 	unsigned an = dns_get16(p + 6), ns = dns_get16(p + 8), ar = dns_get16(p + 10);
 
 	for (unsigned i = 0; i < an + ns + ar; i++)
-		if (skip_rr(p, len, &off, q, i >= an + ns) < 0)
+		if (skip_rr(p, len, &off, q, i >= an + ns, i + 1 == an + ns + ar) < 0)
 			return PHAROS_EMALF;
 	return off == len ? 0 : PHAROS_EMALF;
 }
@@ -108,6 +113,7 @@ static int parse_query(const uint8_t *p, size_t len, struct query *q)
 	q->have_question = 0;
 	q->edns = 0;
 	q->nsid = 0;
+	q->tsig = 0;
 	q->lname[0] = 0;
 	if (dns_get16(p + 4) != 1)
 		return DNS_R_FORMERR;
@@ -121,8 +127,11 @@ static int parse_query(const uint8_t *p, size_t len, struct query *q)
 	dname_lower_copy(q->lname, q->qname, q->qname_len);
 	if (parse_records(p, len, off + 4, q) < 0) {
 		q->edns = 0;		/* a broken OPT is not echoed (as Knot) */
+		q->tsig = 0;
 		return DNS_R_FORMERR;
 	}
+	if (q->tsig)
+		return DNS_R_NOTAUTH;	/* no TSIG keys here yet: BADKEY, as Knot */
 	uint8_t opcode = (p[2] >> 3) & 0xF;
 	if (opcode == DNS_OP_NOTIFY)
 		return DNS_R_NOTAUTH;	/* not a secondary here yet: as Knot for a non-slave zone */
@@ -134,6 +143,8 @@ static int parse_query(const uint8_t *p, size_t len, struct query *q)
 		return DNS_R_REFUSED;
 	if (q->qtype == 0)
 		return DNS_R_NOTIMP;	/* as Knot */
+	if (q->qtype == DNS_T_AXFR || q->qtype == DNS_T_IXFR)
+		return DNS_R_NOTAUTH;	/* transfers need an ACL (later): as Knot without one */
 	return -1;
 }
 
@@ -222,12 +233,15 @@ static void solve_chaos(struct solve *s)
 	s->aa = 1;
 }
 
-/* Room the OPT RR will need at the end. */
+/* Room the OPT RR and an error TSIG RR will need at the end. */
 static size_t opt_room(const struct query *q)
 {
+	size_t tsig = q->tsig ? tsig_error_size(&q->tsig_req) : 0;
+
 	if (!q->edns)
-		return 0;
-	return OPT_LEN + EDE_LEN + (q->nsid && ident.nsid_len ? 4 + (size_t)ident.nsid_len : 0);
+		return tsig;
+	return tsig + OPT_LEN + EDE_LEN +
+	       (q->nsid && ident.nsid_len ? 4 + (size_t)ident.nsid_len : 0);
 }
 
 /* EDNS options of the response: NSID when asked, EDE for a name outside our zones. */
@@ -265,6 +279,12 @@ static size_t finish(struct solve *s, const struct query *q, size_t cap, struct 
 		uint8_t opts[4 + IDENT_MAX + EDE_LEN];
 		render_opt(&s->r, cap, udp_max, ext, q->edns_flags & DNS_EDNS_DO, opts,
 			   opt_options(s, q, opts));
+	}
+	if (q->tsig) {		/* last record of the response (RFC 8945 5.3.2) */
+		size_t n = tsig_write_error(out + s->r.len, cap - s->r.len, &q->tsig_req,
+					    TSIG_BADKEY);
+		s->r.len += n;
+		s->r.count[RENDER_AR] = (uint16_t)(s->r.count[RENDER_AR] + (n > 0));
 	}
 	render_finish(&s->r);
 	info->rcode = s->rcode;
@@ -310,7 +330,8 @@ size_t answer_query(const struct snapshot *snap, const uint8_t *qbuf, size_t qle
 	s.aa = 0;
 	s.tc = 0;
 	s.not_auth = 0;
-	render_init(&s.r, out, head, cap - opt_room(&q), q.lname,
+	size_t room = opt_room(&q);
+	render_init(&s.r, out, head, cap > head + room ? cap - room : head, q.lname,
 		    q.have_question ? q.qname_len : 1);	/* no question: lname is "." */
 	if (early >= 0) {
 		s.rcode = (uint8_t)early;

@@ -8,6 +8,7 @@
 #include "dname.h"
 #include "img.h"
 #include "render.h"
+#include "tsig.h"
 
 #ifndef unlikely
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -30,6 +31,8 @@ struct query {
 	uint8_t nsid;			/* the OPT asked for NSID (RFC 5001) */
 	uint16_t edns_payload;
 	uint16_t edns_flags;
+	uint8_t tsig;			/* the query was signed (RFC 8945) */
+	struct tsig_req tsig_req;
 };
 
 /* Per-query solving state (on the stack: no allocation on the hot path). */

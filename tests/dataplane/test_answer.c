@@ -470,3 +470,38 @@ Test(answer, any_is_minimal)
 	cr_assert_eq(ldns_pkt_ancount(r), 2);
 	ldns_pkt_free(r);
 }
+
+Test(answer, tsig_without_key_is_badkey_and_transfers_notauth)
+{
+	/* TSIG RR: owner k1., alg hmac-sha256., time, fudge 300, 32-byte MAC, id, error 0 */
+	static const uint8_t tsig[] = {
+		2, 'k', '1', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 61,
+		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
+		0, 0, 0x65, 0, 0, 0, 1, 44, 0, 32,
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		0x10, 0x92, 0, 0, 0, 0 };
+	uint8_t q[512];
+	struct answer_info info;
+	size_t len = make_query("www.example.com.", LDNS_RR_TYPE_A, -1, q);
+
+	memcpy(q + len, tsig, sizeof(tsig));
+	q[11] = 1;
+	ldns_pkt *r = run(q, len + sizeof(tsig), ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTAUTH);
+	cr_assert_not(ldns_pkt_aa(r));
+	cr_assert_eq(ldns_pkt_ancount(r), 0);
+	ldns_rr *t = ldns_pkt_tsig(r);
+	cr_assert_not_null(t, "unsigned TSIG RR echoed");
+	cr_assert_eq(ldns_rdf2native_int16(ldns_rr_rdf(t, 5)), 17, "BADKEY");
+	ldns_pkt_free(r);
+
+	q[11] = 0;
+	r = run(q, len + sizeof(tsig), ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_FORMERR, "trailing TSIG not counted");
+	ldns_pkt_free(r);
+
+	r = ask("example.com.", LDNS_RR_TYPE_AXFR, -1);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOTAUTH);
+	ldns_pkt_free(r);
+}
