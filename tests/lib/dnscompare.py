@@ -172,7 +172,9 @@ class Allow:
         self.used = 0
 
 
-def load_allow(path):
+def load_allow(path, kinds=KINDS):
+    """The entries of an allow file; kinds: the WHATs it may use (a caller that refines
+    differences into more kinds passes its own list)."""
     out = []
     if not path:
         return out
@@ -183,10 +185,10 @@ def load_allow(path):
                 continue
             # The glob may hold spaces (query texts do): WHAT is the first known kind.
             words = line.split()
-            k = next((i for i, w in enumerate(words) if w in KINDS and i > 0), None)
+            k = next((i for i, w in enumerate(words) if w in kinds and i > 0), None)
             if k is None:
                 raise InputError("%s:%d: allow entry needs QUERY-GLOB WHAT REASON, WHAT one "
-                                 "of %s" % (path, n, ", ".join(KINDS)))
+                                 "of %s" % (path, n, ", ".join(kinds)))
             if k + 1 >= len(words):
                 raise InputError("%s:%d: allow entry without a reason" % (path, n))
             out.append(Allow(" ".join(words[:k]), words[k], " ".join(words[k + 1:]), n))

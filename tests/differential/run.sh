@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# differential: thousands of generated queries (gen.py, seeded) to Knot DNS and to another
+# server serving the same zones, in a private network namespace; every answer must match
+# Knot's, apart from the differences listed, each with its reason, in allow.txt
+# (differential.py compares, with tests/lib/dnscompare.py).
+#
+# Two runs, because the two signed zones share their origin (example.):
+#   nsec   zones/diff.test.zone (unsigned) + tests/data/rfc4035-appendix-a.zone (NSEC)
+#   nsec3  tests/data/rfc5155-appendix-a.zone (NSEC3, opt-out)
+# Each run is a knotd (the reference) and a peer serving the same zone files.
+#
+# Argument (optional): the peer.
+#   pharos    (default) pharos-serve ($PHAROS_SERVE); fails on any difference not allowed
+#   nsd       NSD: the disagreements are categorised and written to $DIFF_REPORT
+#             (default: $TMPDIR/knot-vs-nsd.md); never fails on a difference
+#   knot      a second knotd on the same zones: must find no difference at all
+#   mutated   a second knotd on zones with one record changed in each run: must fail, and
+#             name the changed records
+#   selftest  knot, then mutated
+# Environment: PHAROS_SERVE (for pharos), DIFF_SEED (default 1), DIFF_COUNT (queries,
+# default 10000), DIFF_JOBS (queries in flight, default 8), DIFF_REPORT (write every
+# difference, by category, to this file), DIFF_SHOW (differing queries printed in full;
+# 30, nsd: 10), DIFF_VERBOSE=1, NSD_MINIMAL=no (NSD's own default, see nsd_conf_zones),
+# PHAROS_KEEP_TMP=1.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/netns.sh
+. "$here/../lib/netns.sh"
+netns_enter "$@"
+need knotd dig
+need_dnspython
+
+peer=${1:-pharos}
+tmpdir_make differential
+zone_diff=$here/zones/diff.test.zone
+zone_nsec=$here/../data/rfc4035-appendix-a.zone
+zone_nsec3=$here/../data/rfc5155-appendix-a.zone
+ref1=5301 ref2=5302	# knotd: run nsec, run nsec3
+peer1=5311 peer2=5312	# the peer: run nsec, run nsec3
+
+# A knotd config serving several zones (as tests/lib/netns.sh knot_conf does for one):
+# no signing, no journal, no zone file written back, no NSID/identity/version answers.
+# Knot 3.2 has no response rate limiting unless the rrl module is configured.
+# Args: CONF DIR PORT ORIGIN=FILE...
+knot_conf_zones() {
+	local conf=$1 dir=$2 port=$3 z
+	shift 3
+	mkdir -p "$dir"
+	cat >"$conf" <<-EOF
+	server:
+	    listen: 127.0.0.1@$port
+	    rundir: $dir
+	    user: root
+	    identity: ""
+	    version: ""
+	    nsid: ""
+	database:
+	    storage: $dir
+	log:
+	  - target: stderr
+	    any: info
+	template:
+	  - id: default
+	    storage: $dir
+	    zonefile-sync: -1
+	    zonefile-load: whole
+	    journal-content: none
+	    semantic-checks: on
+	zone:
+	EOF
+	for z in "$@"; do
+		printf '  - domain: %s\n    file: %s\n' "${z%%=*}" "${z#*=}" >>"$conf"
+	done
+}
+
+# An NSD config serving several zones. Debian builds NSD with response rate limiting on by
+# default (rrl-ratelimit 200 qps): off here (and its whitelist rate too), or a load of
+# thousands of queries from one address gets dropped answers and TC "slips". Every other
+# setting that changes answers is written out, so that the comparison does not hang on
+# NSD's defaults:
+#   minimal-responses yes  (NSD's default is no, which adds the apex NS RRset to the
+#                          authority section of every positive answer and its addresses
+#                          to the additional section; yes is what knot-compare uses and is
+#                          closer to Knot, but leaves out the addresses of MX/SRV targets,
+#                          which Knot adds: NSD_MINIMAL=no shows NSD's default instead)
+#   refuse-any no          (default: answer ANY; yes would truncate it over UDP)
+#   round-robin no         (default; RRset order does not matter to the comparison anyway)
+#   ipv4-edns-size 1232    (default; Knot's and Pharos' payload size)
+#   confine-to-zone no     (default; additional data from another zone served may be added)
+#   answer-cookie no       (default; the queries carry no cookie anyway)
+# Args: CONF DIR PORT ORIGIN=FILE...
+nsd_conf_zones() {
+	local conf=$1 dir=$2 port=$3 z
+	shift 3
+	mkdir -p "$dir"
+	cat >"$conf" <<-EOF
+	server:
+	    ip-address: 127.0.0.1@$port
+	    port: $port
+	    server-count: 1
+	    username: ""
+	    chroot: ""
+	    zonesdir: "$dir"
+	    pidfile: "$dir/nsd.pid"
+	    database: ""
+	    zonelistfile: "$dir/zone.list"
+	    xfrdfile: "$dir/xfrd.state"
+	    xfrdir: "$dir"
+	    logfile: "$dir/nsd.log"
+	    hide-version: yes
+	    hide-identity: yes
+	    verbosity: 1
+	    rrl-ratelimit: 0
+	    rrl-whitelist-ratelimit: 0
+	    minimal-responses: ${NSD_MINIMAL:-yes}
+	    refuse-any: no
+	    round-robin: no
+	    ipv4-edns-size: 1232
+	    confine-to-zone: no
+	    answer-cookie: no
+	remote-control:
+	    control-enable: no
+	EOF
+	for z in "$@"; do
+		printf 'zone:\n    name: %s\n    zonefile: "%s"\n' "${z%%=*}" "${z#*=}" >>"$conf"
+	done
+}
+
+# Start a knotd on PORT serving ORIGIN=FILE...; returns once it answers for every zone.
+# Sets BG_PID. Args: NAME PORT ORIGIN=FILE...
+start_knot() {
+	local name=$1 port=$2 z pid
+	knot_conf_zones "$T/$name.conf" "$T/$name" "${@:2}"
+	knot_start "$name" "$T/$name.conf" "$T/$name.log"
+	pid=$BG_PID
+	for z in "${@:3}"; do
+		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
+	done
+	BG_PID=$pid
+}
+
+# The same with NSD. Args: NAME PORT ORIGIN=FILE...
+start_nsd() {
+	local name=$1 port=$2 z
+	nsd_conf_zones "$T/$name.conf" "$T/$name" "${@:2}"
+	bg_start "$name" "$T/$name.out" nsd -d -c "$T/$name.conf"
+	for z in "${@:3}"; do
+		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
+	done
+}
+
+differential() {	# differential PEER_NAME [differential.py options...]
+	local name=$1
+	shift
+	"$PY" "$here/differential.py" --ref-name knot --peer-name "$name" \
+		--seed "${DIFF_SEED:-1}" --count "${DIFF_COUNT:-10000}" --jobs "${DIFF_JOBS:-8}" \
+		--run nsec "127.0.0.1:$ref1" "127.0.0.1:$peer1" \
+		"diff:diff.test.=$zone_diff" "nsec:example.=$zone_nsec" \
+		--run nsec3 "127.0.0.1:$ref2" "127.0.0.1:$peer2" "nsec3:example.=$zone_nsec3" \
+		${DIFF_VERBOSE:+-v} "$@"
+}
+
+start_refs() {
+	start_knot knot-nsec "$ref1" "diff.test.=$zone_diff" "example.=$zone_nsec"
+	start_knot knot-nsec3 "$ref2" "example.=$zone_nsec3"
+	log "$(knotd --version | head -n1) answering on 127.0.0.1:$ref1 and :$ref2"
+}
+
+# A second pair of knotd on the peer ports, serving FILE_DIFF and FILE_NSEC3 (PIDs in
+# $knot_peers).
+start_knot_peers() {
+	start_knot knot2-nsec "$peer1" "diff.test.=$1" "example.=$zone_nsec"
+	knot_peers=$BG_PID
+	start_knot knot2-nsec3 "$peer2" "example.=$2"
+	knot_peers="$knot_peers $BG_PID"
+}
+
+stop_knot_peers() {
+	local pid
+	for pid in $knot_peers; do
+		bg_stop "$pid" 10 || true
+	done
+}
+
+selftest_same() {
+	local out rc=0
+	start_knot_peers "$zone_diff" "$zone_nsec3"
+	out=$(differential knot-copy) || rc=$?
+	printf '%s\n' "$out"
+	stop_knot_peers
+	[ "$rc" -eq 0 ] || fail "two knotd serving the same zones compared as different (exit $rc)"
+	grep -q '^differential: [0-9]* sent, [0-9]* identical, 0 allowed, 0 different$' <<<"$out" ||
+		fail "the summary line is missing or shows differences"
+	log "self-test: two knotd on the same zones: no difference, as it must be"
+}
+
+# One record changed in each run: www.diff.test. A 192.0.2.80 -> 192.0.2.99 and
+# xx.example. A 192.0.2.10 -> 192.0.2.11 (NSEC3 zone; its RRSIG no longer validates, which
+# an authoritative server does not check).
+selftest_mutated() {
+	local out rc=0
+	sed -e 's/^www\t300\tIN A\t192\.0\.2\.80$/www\t300\tIN A\t192.0.2.99/' \
+		"$zone_diff" >"$T/diff.mutated.zone"
+	sed -e 's/^\(xx\.example\.[ \t]*3600 IN A[ \t]*\)192\.0\.2\.10$/\1192.0.2.11/' \
+		"$zone_nsec3" >"$T/nsec3.mutated.zone"
+	cmp -s "$zone_diff" "$T/diff.mutated.zone" && fail "the mutation did not change diff.test.zone"
+	cmp -s "$zone_nsec3" "$T/nsec3.mutated.zone" && fail "the mutation did not change the NSEC3 zone"
+	start_knot_peers "$T/diff.mutated.zone" "$T/nsec3.mutated.zone"
+	out=$(differential knot-mutated --no-coverage) || rc=$?
+	printf '%s\n' "$out"
+	stop_knot_peers
+	[ "$rc" -eq 1 ] || fail "the harness did not fail on changed records (exit $rc)"
+	grep -Eq '^ +[0-9]+  \[diff\] answer ~A$' <<<"$out" ||
+		fail "the changed www.diff.test. A is not a category of differences"
+	grep -Eq '^ +[0-9]+  \[nsec3\] answer ~A$' <<<"$out" ||
+		fail "the changed xx.example. A (NSEC3 run) is not a category of differences"
+	grep -q 'other: *www\.diff\.test\. 300 IN A .*192\.0\.2\.99' <<<"$out" ||
+		fail "the changed record is not shown in full"
+	# Only queries that reach a changed record may differ.
+	if grep -E '^ +[0-9]+  \[' <<<"$out" | grep -Ev '\] (answer|additional) ~A$'; then
+		fail "the mutation caused differences of other kinds (above)"
+	fi
+	log "self-test: the changed records were flagged, as they must be"
+}
+
+start_refs
+case $peer in
+pharos)
+	need_exe "${PHAROS_SERVE:?PHAROS_SERVE not set}"
+	serve_start pharos-nsec "127.0.0.1:$peer1" "$T/nsec.sock" \
+		"diff.test.=$zone_diff" "example.=$zone_nsec"
+	pid1=$BG_PID
+	serve_start pharos-nsec3 "127.0.0.1:$peer2" "$T/nsec3.sock" "example.=$zone_nsec3"
+	pid2=$BG_PID
+	rc=0
+	differential pharos --allow "$here/allow.txt" --show "${DIFF_SHOW:-30}" \
+		${DIFF_REPORT:+--report "$DIFF_REPORT"} || rc=$?
+	stop_clean pharos-nsec "$pid1"
+	stop_clean pharos-nsec3 "$pid2"
+	[ "$rc" -eq 0 ] || fail "pharos-serve and knotd answered differently (see above)"
+	;;
+nsd)
+	need nsd
+	start_nsd nsd-nsec "$peer1" "diff.test.=$zone_diff" "example.=$zone_nsec"
+	start_nsd nsd-nsec3 "$peer2" "example.=$zone_nsec3"
+	log "$(nsd -v 2>&1 | head -n1) answering on 127.0.0.1:$peer1 and :$peer2"
+	report=${DIFF_REPORT:-${TMPDIR:-/tmp}/knot-vs-nsd.md}
+	rc=0
+	differential nsd --report "$report" --show "${DIFF_SHOW:-10}" || rc=$?
+	[ "$rc" -le 1 ] || fail "the comparison could not run (exit $rc)"
+	log "Knot vs NSD disagreements by category: $report"
+	;;
+knot) selftest_same ;;
+mutated) selftest_mutated ;;
+selftest)
+	selftest_same
+	selftest_mutated
+	;;
+*) fail "unknown peer '$peer' (pharos, nsd, knot, mutated, selftest)" ;;
+esac
+log "ok"
