@@ -144,7 +144,7 @@ static int parse_query(const uint8_t *p, size_t len, struct query *q)
 	if (q->qtype == 0)
 		return DNS_R_NOTIMP;	/* as Knot */
 	if (q->qtype == DNS_T_AXFR || q->qtype == DNS_T_IXFR)
-		return DNS_R_NOTAUTH;	/* transfers need an ACL (later): as Knot without one */
+		return DNS_R_REFUSED;	/* no transfer ACL yet (Knot: NOTAUTH) */
 	return -1;
 }
 

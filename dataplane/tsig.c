@@ -23,7 +23,7 @@ int tsig_parse(const uint8_t *pkt, size_t len, size_t off, uint16_t rdlen,
 	t->alg_len = (uint8_t)alg_len;
 	memcpy(t->time_signed, pkt + after, 6);
 	t->fudge = dns_get16(pkt + after + 6);
-	t->orig_id = dns_get16(pkt + p);
+	t->orig_id = dns_get16(pkt);	/* the query's ID, as Knot (RFC 8945 4.2) */
 	return 0;
 }
 

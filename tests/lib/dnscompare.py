@@ -134,7 +134,7 @@ def parse_expectation_ok(e):
     who, colon, what = e.partition(":")
     if colon:
         return who in ("ref", "peer") and parse_expectation_ok(what)
-    if e in ("edns", "noedns", "noresp"):
+    if e in ("edns", "noedns", "noresp", "unparsed"):
         return True
     if e[:1] in "+-" and e[1:] in FLAG_NAMES:
         return True
@@ -423,6 +423,10 @@ def check_expect(q, resp, server_name, role, same_software):
         return ["%s: expected no response; got %s" % (
             server_name, resp.error or summary(resp))]
     if resp.error:
+        # "unparsed": a response dnspython cannot read (e.g. signed with a TSIG key we do
+        # not have); the query is then only compared byte for byte with the reference.
+        if "unparsed" in exp:
+            return []
         return ["%s: response does not parse: %s" % (server_name, resp.error)]
     bad = []
     if not resp.id_ok:
