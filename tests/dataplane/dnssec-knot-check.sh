@@ -37,7 +37,7 @@ q() {	# q NAME TYPE [kdig options]: one query, the whole response
 }
 
 serve() {	# serve ZONEFILE: start knotd on it (zone example.), set $pid
-	knot_conf "$T/knot.conf" "$T/knot-$1" 127.0.0.1 "$port" example. "$data/$1"
+	knot_conf "$T/knot.conf" "$T/knot-$1" 127.0.0.1 "$port" "example.=$data/$1"
 	# Serve the zone exactly as written (no signing; the signatures expired long ago).
 	printf '    dnssec-signing: off\n' >>"$T/knot.conf"
 	knot_start knotd "$T/knot.conf" "$T/knot-$1.log"

@@ -20,7 +20,7 @@
 # Environment: PHAROS_SERVE (for pharos), DIFF_SEED (default 1), DIFF_COUNT (queries,
 # default 10000), DIFF_JOBS (queries in flight, default 8), DIFF_REPORT (write every
 # difference, by category, to this file), DIFF_SHOW (differing queries printed in full;
-# 30, nsd: 10), DIFF_VERBOSE=1, NSD_MINIMAL=no (NSD's own default, see nsd_conf_zones),
+# 30, nsd: 10), DIFF_VERBOSE=1, NSD_MINIMAL=no (NSD's own default, see nsd_conf in tests/lib/netns.sh),
 # PHAROS_KEEP_TMP=1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,99 +38,12 @@ zone_nsec3=$here/../data/rfc5155-appendix-a.zone
 ref1=5301 ref2=5302	# knotd: run nsec, run nsec3
 peer1=5311 peer2=5312	# the peer: run nsec, run nsec3
 
-# A knotd config serving several zones (as tests/lib/netns.sh knot_conf does for one):
-# no signing, no journal, no zone file written back, no NSID/identity/version answers.
-# Knot 3.2 has no response rate limiting unless the rrl module is configured.
-# Args: CONF DIR PORT ORIGIN=FILE...
-knot_conf_zones() {
-	local conf=$1 dir=$2 port=$3 z
-	shift 3
-	mkdir -p "$dir"
-	cat >"$conf" <<-EOF
-	server:
-	    listen: 127.0.0.1@$port
-	    rundir: $dir
-	    user: root
-	    identity: ""
-	    version: ""
-	    nsid: ""
-	database:
-	    storage: $dir
-	log:
-	  - target: stderr
-	    any: info
-	template:
-	  - id: default
-	    storage: $dir
-	    zonefile-sync: -1
-	    zonefile-load: whole
-	    journal-content: none
-	    semantic-checks: on
-	zone:
-	EOF
-	for z in "$@"; do
-		printf '  - domain: %s\n    file: %s\n' "${z%%=*}" "${z#*=}" >>"$conf"
-	done
-}
-
-# An NSD config serving several zones. Debian builds NSD with response rate limiting on by
-# default (rrl-ratelimit 200 qps): off here (and its whitelist rate too), or a load of
-# thousands of queries from one address gets dropped answers and TC "slips". Every other
-# setting that changes answers is written out, so that the comparison does not hang on
-# NSD's defaults:
-#   minimal-responses yes  (NSD's default is no, which adds the apex NS RRset to the
-#                          authority section of every positive answer and its addresses
-#                          to the additional section; yes is what knot-compare uses and is
-#                          closer to Knot, but leaves out the addresses of MX/SRV targets,
-#                          which Knot adds: NSD_MINIMAL=no shows NSD's default instead)
-#   refuse-any no          (default: answer ANY; yes would truncate it over UDP)
-#   round-robin no         (default; RRset order does not matter to the comparison anyway)
-#   ipv4-edns-size 1232    (default; Knot's and Pharos' payload size)
-#   confine-to-zone no     (default; additional data from another zone served may be added)
-#   answer-cookie no       (default; the queries carry no cookie anyway)
-# Args: CONF DIR PORT ORIGIN=FILE...
-nsd_conf_zones() {
-	local conf=$1 dir=$2 port=$3 z
-	shift 3
-	mkdir -p "$dir"
-	cat >"$conf" <<-EOF
-	server:
-	    ip-address: 127.0.0.1@$port
-	    port: $port
-	    server-count: 1
-	    username: ""
-	    chroot: ""
-	    zonesdir: "$dir"
-	    pidfile: "$dir/nsd.pid"
-	    database: ""
-	    zonelistfile: "$dir/zone.list"
-	    xfrdfile: "$dir/xfrd.state"
-	    xfrdir: "$dir"
-	    logfile: "$dir/nsd.log"
-	    hide-version: yes
-	    hide-identity: yes
-	    verbosity: 1
-	    rrl-ratelimit: 0
-	    rrl-whitelist-ratelimit: 0
-	    minimal-responses: ${NSD_MINIMAL:-yes}
-	    refuse-any: no
-	    round-robin: no
-	    ipv4-edns-size: 1232
-	    confine-to-zone: no
-	    answer-cookie: no
-	remote-control:
-	    control-enable: no
-	EOF
-	for z in "$@"; do
-		printf 'zone:\n    name: %s\n    zonefile: "%s"\n' "${z%%=*}" "${z#*=}" >>"$conf"
-	done
-}
 
 # Start a knotd on PORT serving ORIGIN=FILE...; returns once it answers for every zone.
 # Sets BG_PID. Args: NAME PORT ORIGIN=FILE...
 start_knot() {
 	local name=$1 port=$2 z pid
-	knot_conf_zones "$T/$name.conf" "$T/$name" "${@:2}"
+	knot_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
 	knot_start "$name" "$T/$name.conf" "$T/$name.log"
 	pid=$BG_PID
 	for z in "${@:3}"; do
@@ -142,7 +55,7 @@ start_knot() {
 # The same with NSD. Args: NAME PORT ORIGIN=FILE...
 start_nsd() {
 	local name=$1 port=$2 z
-	nsd_conf_zones "$T/$name.conf" "$T/$name" "${@:2}"
+	nsd_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
 	bg_start "$name" "$T/$name.out" nsd -d -c "$T/$name.conf"
 	for z in "${@:3}"; do
 		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"

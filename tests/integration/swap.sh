@@ -51,7 +51,7 @@ pharos)
 	;;
 knot)
 	need knotd knotc
-	knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$port" "$origin" "$T/swap.zone"
+	knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$port" "$origin=$T/swap.zone"
 	knot_start knotd "$T/knot.conf" "$T/knot.log"
 	server_pid=$BG_PID
 	reload() { knotc -c "$T/knot.conf" -b zone-reload "$origin"; }

@@ -225,10 +225,13 @@ soa_serial() {
 	dig_short "$1" "$2" "$3" SOA | awk 'NR == 1 { print $3 }'
 }
 
-# Write a knotd config serving one zone file from a private dir (the test's temp dir).
-# Args: CONF DIR LISTEN_ADDR PORT ORIGIN ZONEFILE
+# Write a knotd config serving zone files from a private dir (the test's temp dir): no
+# signing, no journal, no zone file written back, no NSID/identity/version answers (Knot
+# 3.2 has no response rate limiting unless the rrl module is configured).
+# Args: CONF DIR LISTEN_ADDR PORT ORIGIN=FILE...
 knot_conf() {
-	local conf=$1 dir=$2 addr=$3 port=$4 origin=$5 zone=$6
+	local conf=$1 dir=$2 addr=$3 port=$4 z
+	shift 4
 	mkdir -p "$dir"
 	cat >"$conf" <<-EOF
 	server:
@@ -243,15 +246,18 @@ knot_conf() {
 	log:
 	  - target: stderr
 	    any: info
-	zone:
-	  - domain: $origin
-	    file: $zone
+	template:
+	  - id: default
 	    storage: $dir
 	    zonefile-sync: -1
 	    zonefile-load: whole
 	    journal-content: none
 	    semantic-checks: on
+	zone:
 	EOF
+	for z in "$@"; do
+		printf '  - domain: %s\n    file: %s\n' "${z%%=*}" "${z#*=}" >>"$conf"
+	done
 }
 
 # Start knotd with a config from knot_conf; sets BG_PID. Args: NAME CONF LOG
@@ -278,10 +284,20 @@ stop_clean() {
 	log "$name stopped cleanly"
 }
 
-# Write an NSD config serving one zone file (for comparisons with NSD).
-# Args: CONF DIR LISTEN_ADDR PORT ORIGIN ZONEFILE
+# Write an NSD config serving zone files, set up to answer like Knot where a setting
+# decides it (for comparisons with NSD):
+#   rrl-ratelimit 0        Debian's NSD rate-limits by default; a comparison must not
+#   minimal-responses yes  (NSD's default is no, which adds the apex NS RRset to the
+#                          authority section of every positive answer and its addresses
+#                          to the additional section; yes is closer to Knot but leaves out
+#                          the addresses of MX/SRV targets, which Knot adds: NSD_MINIMAL=no
+#                          shows NSD's default instead)
+#   refuse-any no, round-robin no, ipv4-edns-size 1232, confine-to-zone no,
+#   answer-cookie no       (NSD's defaults, written out so a changed default shows)
+# Args: CONF DIR LISTEN_ADDR PORT ORIGIN=FILE...
 nsd_conf() {
-	local conf=$1 dir=$2 addr=$3 port=$4 origin=$5 zone=$6
+	local conf=$1 dir=$2 addr=$3 port=$4 z
+	shift 4
 	mkdir -p "$dir"
 	cat >"$conf" <<-EOF2
 	server:
@@ -299,12 +315,19 @@ nsd_conf() {
 	    logfile: "$dir/nsd.log"
 	    hide-version: yes
 	    hide-identity: yes
-	    minimal-responses: yes
 	    verbosity: 1
+	    rrl-ratelimit: 0
+	    rrl-whitelist-ratelimit: 0
+	    minimal-responses: ${NSD_MINIMAL:-yes}
+	    refuse-any: no
+	    round-robin: no
+	    ipv4-edns-size: 1232
+	    confine-to-zone: no
+	    answer-cookie: no
 	remote-control:
 	    control-enable: no
-	zone:
-	    name: $origin
-	    zonefile: "$zone"
 	EOF2
+	for z in "$@"; do
+		printf 'zone:\n    name: %s\n    zonefile: "%s"\n' "${z%%=*}" "${z#*=}" >>"$conf"
+	done
 }
