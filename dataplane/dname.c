@@ -9,30 +9,12 @@ static inline uint8_t lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-int dname_parse(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, size_t *len)
-{
-	size_t n = 0;
-
-	for (;;) {
-		if (off >= pktlen)
-			return PHAROS_EMALF;
-		uint8_t l = pkt[off];
-		if (l & 0xC0)	/* pointer or extended label type: not in a question */
-			return PHAROS_EMALF;
-		if (n + 1 + l > DNAME_MAX || off + 1 + l > pktlen)
-			return PHAROS_EMALF;
-		memcpy(out + n, pkt + off, 1 + (size_t)l);
-		n += 1 + (size_t)l;
-		off += 1 + (size_t)l;
-		if (l == 0)
-			break;
-	}
-	*len = n;
-	return 0;
-}
-
-int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, size_t *len,
-		 size_t *end)
+/*
+ * Walk a name at pkt[off] into out[DNAME_MAX]. Pointers are followed only when
+ * allow_ptr (backwards, bounded), and *end gets the offset just past the name.
+ */
+static int walk_name(const uint8_t *pkt, size_t pktlen, size_t off, int allow_ptr,
+		     uint8_t *out, size_t *len, size_t *end)
 {
 	size_t n = 0, limit = off;	/* pointers must go strictly backwards */
 	int jumped = 0;
@@ -41,7 +23,7 @@ int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, si
 		if (off >= pktlen)
 			return PHAROS_EMALF;
 		uint8_t l = pkt[off];
-		if ((l & 0xC0) == 0xC0) {
+		if ((l & 0xC0) == 0xC0 && allow_ptr) {
 			if (off + 1 >= pktlen)
 				return PHAROS_EMALF;
 			size_t ptr = ((size_t)(l & 0x3F) << 8) | pkt[off + 1];
@@ -49,12 +31,11 @@ int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, si
 				*end = off + 2;
 			if (ptr >= limit)
 				return PHAROS_EMALF;
-			limit = ptr;
-			off = ptr;
+			limit = off = ptr;
 			jumped = 1;
 			continue;
 		}
-		if (l & 0xC0)
+		if (l & 0xC0)		/* a pointer where none may be, or a reserved type */
 			return PHAROS_EMALF;
 		if (n + 1 + l > DNAME_MAX || off + 1 + l > pktlen)
 			return PHAROS_EMALF;
@@ -68,6 +49,19 @@ int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, si
 		*end = off;
 	*len = n;
 	return 0;
+}
+
+int dname_parse(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, size_t *len)
+{
+	size_t end;
+
+	return walk_name(pkt, pktlen, off, 0, out, len, &end);
+}
+
+int dname_unpack(const uint8_t *pkt, size_t pktlen, size_t off, uint8_t *out, size_t *len,
+		 size_t *end)
+{
+	return walk_name(pkt, pktlen, off, 1, out, len, end);
 }
 
 void dname_lower(uint8_t *wire, size_t len)
