@@ -202,78 +202,6 @@ cpu_jiffies() {
 
 # ---- the servers ----
 
-# knotd config: one UDP worker, one TCP worker, one background worker; both zones; no
-# journal, no zone file written back, no identity/version/NSID; no RRL (Knot has none
-# unless the rrl module is configured). Args: CONF DIR PORT ORIGIN=FILE...
-knot_conf_bench() {
-	local conf=$1 dir=$2 port=$3 z
-	shift 3
-	mkdir -p "$dir"
-	cat >"$conf" <<-EOF
-	server:
-	    listen: 127.0.0.1@$port
-	    rundir: $dir
-	    user: root
-	    identity: ""
-	    version: ""
-	    nsid: ""
-	    udp-workers: 1
-	    tcp-workers: 1
-	    background-workers: 1
-	database:
-	    storage: $dir
-	log:
-	  - target: stderr
-	    any: notice
-	template:
-	  - id: default
-	    storage: $dir
-	    zonefile-sync: -1
-	    zonefile-load: whole
-	    journal-content: none
-	    semantic-checks: on
-	zone:
-	EOF
-	for z in "$@"; do
-		printf '  - domain: %s\n    file: %s\n' "${z%%=*}" "${z#*=}" >>"$conf"
-	done
-}
-
-# NSD config: one server process; RRL off (Debian's NSD limits to 200 qps per source
-# otherwise); minimal responses (as Knot and Pharos: no NS RRset added to positive
-# answers). Args: CONF DIR PORT ORIGIN=FILE...
-nsd_conf_bench() {
-	local conf=$1 dir=$2 port=$3 z
-	shift 3
-	mkdir -p "$dir"
-	cat >"$conf" <<-EOF
-	server:
-	    ip-address: 127.0.0.1@$port
-	    port: $port
-	    server-count: 1
-	    username: ""
-	    chroot: ""
-	    zonesdir: "$dir"
-	    pidfile: "$dir/nsd.pid"
-	    database: ""
-	    zonelistfile: "$dir/zone.list"
-	    xfrdfile: "$dir/xfrd.state"
-	    xfrdir: "$dir"
-	    logfile: "$dir/nsd.log"
-	    hide-version: yes
-	    hide-identity: yes
-	    verbosity: 1
-	    rrl-ratelimit: 0
-	    rrl-whitelist-ratelimit: 0
-	    minimal-responses: yes
-	remote-control:
-	    control-enable: no
-	EOF
-	for z in "$@"; do
-		printf 'zone:\n    name: %s\n    zonefile: "%s"\n' "${z%%=*}" "${z#*=}" >>"$conf"
-	done
-}
-
 # Start one server, with every thread on $SRV_CPU; returns once it answers for every zone.
 # Sets SPID[NAME]. Args: NAME ORIGIN=FILE...
 server_start() {
@@ -290,11 +218,11 @@ server_start() {
 		fi
 		;;
 	knot)
-		knot_conf_bench "$T/knot.conf" "$T/knot" "$port" "$@"
+		KNOT_WORKERS=1 knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$port" "$@"
 		bg_start knot "$T/knot.log" taskset -c "$SRV_CPU" knotd -c "$T/knot.conf"
 		;;
 	nsd)
-		nsd_conf_bench "$T/nsd.conf" "$T/nsd" "$port" "$@"
+		nsd_conf "$T/nsd.conf" "$T/nsd" 127.0.0.1 "$port" "$@"
 		bg_start nsd "$T/nsd.out" taskset -c "$SRV_CPU" nsd -d -c "$T/nsd.conf"
 		;;
 	esac

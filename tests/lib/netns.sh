@@ -228,10 +228,15 @@ soa_serial() {
 # Write a knotd config serving zone files from a private dir (the test's temp dir): no
 # signing, no journal, no zone file written back, no NSID/identity/version answers (Knot
 # 3.2 has no response rate limiting unless the rrl module is configured).
+# With KNOT_WORKERS=N, knotd runs N UDP, TCP and background workers (benchmarks).
 # Args: CONF DIR LISTEN_ADDR PORT ORIGIN=FILE...
 knot_conf() {
-	local conf=$1 dir=$2 addr=$3 port=$4 z
+	local conf=$1 dir=$2 addr=$3 port=$4 z workers=""
 	shift 4
+	if [ -n "${KNOT_WORKERS:-}" ]; then
+		workers=$(printf '    %s: %s\n' udp-workers "$KNOT_WORKERS" \
+			tcp-workers "$KNOT_WORKERS" background-workers "$KNOT_WORKERS")
+	fi
 	mkdir -p "$dir"
 	cat >"$conf" <<-EOF
 	server:
@@ -241,6 +246,7 @@ knot_conf() {
 	    identity: ""
 	    version: ""
 	    nsid: ""
+	$workers
 	database:
 	    storage: $dir
 	log:
