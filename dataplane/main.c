@@ -13,6 +13,7 @@
 #include "io.h"
 #include "log.h"
 #include "mgmt.h"
+#include "persist.h"
 #include "tcp.h"
 #include "worker.h"
 
@@ -20,6 +21,7 @@ struct opts {
 	struct io_addr addrs[IO_ADDR_MAX];
 	unsigned naddrs;
 	const char *socket;
+	const char *state_dir;		/* NULL: start with no zone */
 	unsigned workers;		/* 0 = not given */
 	int cpus[WORKER_MAX];
 	unsigned ncpus;
@@ -35,12 +37,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: pharos-dataplane --listen ADDR:PORT [--listen ...] --socket PATH\n"
 		"                        [--workers N] [--cpus 0,1,...] [--udp-size N]\n"
+		"                        [--state-dir DIR]\n"
 		"  --listen ADDR:PORT  UDP and TCP address to answer on; IPv6 as [::1]:5353;\n"
 		"                      port 53 when omitted; up to %d\n"
 		"  --socket PATH       control socket (SOCK_SEQPACKET, mode 0600)\n"
 		"  --workers N         UDP worker threads (default 1, or one per --cpus entry)\n"
 		"  --cpus LIST         CPUs to pin workers to, e.g. 0,2,4-7 (default: worker i\n"
 		"                      on the i-th CPU this process may run on, modulo their count)\n"
+		"  --state-dir DIR     serve the newest valid DIR/*.img of each zone at start\n"
 		"  --udp-size N        our EDNS UDP payload size, %d..%d (default %d)\n"
 		"  --nsid STR          NSID (RFC 5001) answered when asked (default: host name)\n"
 		"  --identity STR      CH TXT id.server. / hostname.bind. (default: host name)\n"
@@ -139,6 +143,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "udp-size", required_argument, NULL, 'u' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "nsid", required_argument, NULL, 'N' },
 		{ "identity", required_argument, NULL, 'I' },
 		{ "version-string", required_argument, NULL, 'V' },
@@ -167,6 +172,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case 'w': o->workers = parse_uint("--workers", optarg, 1, WORKER_MAX); break;
 		case 'c': parse_cpus(optarg, o); break;
 		case 'u': o->udp_size = parse_uint("--udp-size", optarg, 512, IO_BUF_SIZE); break;
+		case 'S':
+			if (optarg[0] == '\0')
+				bad_usage("--state-dir: empty path");
+			o->state_dir = optarg;
+			break;
 		case 'N': o->nsid = optarg; break;
 		case 'I': o->identity = optarg; break;
 		case 'V': o->version = optarg; break;
@@ -283,6 +293,9 @@ static int dp_run(const struct opts *o)
 		log_msg("%s", err);
 		goto fail;
 	}
+	/* before any socket is bound: the first query answered already sees these zones */
+	if (o->state_dir != NULL)
+		persist_load(o->state_dir);
 	w = aligned_alloc(64, o->workers * sizeof(*w));
 	if (w == NULL) {
 		log_msg("out of memory");

@@ -81,14 +81,30 @@ static void mgmt_reply(struct mgmt *m, unsigned ci, uint32_t seq, int result, co
 	(void)mgmt_send(m, ci, &r, IPC_REPLY, sizeof(r), seq);
 }
 
-/* Make next the served snapshot; return once no reader can still see the old one. */
-static void mgmt_publish(struct snapshot *next)
+void mgmt_publish(struct snapshot *next)
 {
 	struct snapshot *old = mgmt_snap;
 
 	rcu_assign_pointer(mgmt_snap, next);
 	synchronize_rcu();	/* every worker passed a quiescent state or is offline */
 	snap_release(old);
+}
+
+int mgmt_serve(struct img *img, const char *path)
+{
+	struct snap_zone *z = snap_zone_new(img, path);
+	struct snapshot *next;
+	int rc;
+
+	if (z == NULL)
+		return PHAROS_ENOMEM;	/* snap_zone_new closed img */
+	rc = snap_with(mgmt_snap, z, &next);
+	if (rc < 0) {
+		snap_zone_free(z);
+		return rc;
+	}
+	mgmt_publish(next);
+	return 0;
 }
 
 /* The zone whose origin is exactly this name, or NULL. */
@@ -114,8 +130,6 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 	uint8_t origin[DNAME_MAX];
 	char err[IPC_MSG_MAX] = "", name[DNAME_TXT_MAX];
 	const struct snap_zone *old;
-	struct snapshot *next;
-	struct snap_zone *z;
 	struct img *img;
 	size_t olen;
 	int rc;
@@ -141,23 +155,16 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 		img_close(img);
 		return PHAROS_EZONE;
 	}
-	z = snap_zone_new(img, req->path);
-	if (z == NULL) {
-		mgmt_textf(text, cap, "%s: out of memory", name);
-		return PHAROS_ENOMEM;
-	}
 	old = mgmt_zone(origin, olen);
-	uint32_t old_serial = old ? old->img->hdr->serial : 0;
+	uint32_t old_serial = old ? old->img->hdr->serial : 0, serial = img->hdr->serial;
+	uint32_t names = img->name_count;
 	int replaced = old != NULL;
-	rc = snap_with(mgmt_snap, z, &next);
+	rc = mgmt_serve(img, req->path);
 	if (rc < 0) {
-		snap_zone_free(z);
 		mgmt_textf(text, cap, "%s: %s", name, pharos_strerror(rc));
 		return rc;
 	}
-	mgmt_publish(next);
-	mgmt_textf(text, cap, "loaded %s serial %u (%u names)", name, img->hdr->serial,
-		   img->name_count);
+	mgmt_textf(text, cap, "loaded %s serial %u (%u names)", name, serial, names);
 	if (replaced) {
 		size_t n = strlen(text);
 

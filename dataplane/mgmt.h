@@ -35,6 +35,19 @@ struct mgmt {
  */
 int mgmt_open(struct mgmt *m, const char *path, char *err, size_t errlen);
 
+/*
+ * Make next the served snapshot; returns once no reader can still see the old one, which it
+ * then releases. Only from the management thread, or at start-up before it runs.
+ */
+void mgmt_publish(struct snapshot *next);
+
+/*
+ * Serve a verified image (ownership taken, closed on failure) for its zone, adding it or
+ * replacing the zone of the same origin, and publish. Same threads as mgmt_publish().
+ * Returns 0 or a negative pharos_err.
+ */
+int mgmt_serve(struct img *img, const char *path);
+
 /* Start the management thread (m->workers, nworkers and tcp set by the caller). */
 int mgmt_start(struct mgmt *m);
 

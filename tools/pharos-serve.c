@@ -265,7 +265,7 @@ static pid_t serve_spawn(struct serve *s, char *const argv[])
 
 static int serve_start_children(struct serve *s)
 {
-	char **dv = calloc((size_t)s->nlisten * 2 + 8, sizeof(char *));
+	char **dv = calloc((size_t)s->nlisten * 2 + 10, sizeof(char *));
 	int n = 0;
 
 	if (dv == NULL)
@@ -277,6 +277,8 @@ static int serve_start_children(struct serve *s)
 	}
 	dv[n++] = "--socket";
 	dv[n++] = s->dpsock;
+	dv[n++] = "--state-dir";	/* our temp dir: empty at start, so nothing is served early */
+	dv[n++] = s->tmpdir;
 	if (s->workers != NULL) {
 		dv[n++] = "--workers";
 		dv[n++] = (char *)s->workers;
