@@ -36,18 +36,13 @@ static int write_zone(const char *path)
 
 static int load(const char *path, struct snapshot **snap)
 {
-	struct zonec_zone *zz;
 	uint8_t *buf;
 	size_t len;
 	struct img *img;
 	char err[256];
 	int rc;
 
-	if ((rc = zonec_load(path, "bench.test.", quiet, NULL, &zz)) < 0)
-		return rc;
-	rc = zonec_build(zz, &buf, &len);
-	zonec_free(zz);
-	if (rc < 0)
+	if ((rc = zonec_build_file(path, "bench.test.", quiet, NULL, &buf, &len, NULL)) < 0)
 		return rc;
 	if ((rc = img_open_mem(buf, len, 1, &img, err, sizeof(err))) < 0) {
 		fprintf(stderr, "answer-bench: %s\n", err);

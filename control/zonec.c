@@ -1659,22 +1659,30 @@ fail:
 	return PHAROS_EIO;
 }
 
-int zonec_compile_file(const char *file, const char *origin, const char *out_path,
-		       zonec_report_fn report, void *ctx, uint32_t *serial)
+int zonec_build_file(const char *file, const char *origin, zonec_report_fn report, void *ctx,
+		     uint8_t **img, size_t *len, uint32_t *serial)
 {
 	struct zonec_zone *z = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int rc = zonec_load(file, origin, report, ctx, &z);
 
 	if (rc < 0)
 		return rc;
 	if (serial)
 		*serial = zonec_serial(z);
-	rc = zonec_build(z, &buf, &len);
+	rc = zonec_build(z, img, len);
+	zonec_free(z);
+	return rc;
+}
+
+int zonec_compile_file(const char *file, const char *origin, const char *out_path,
+		       zonec_report_fn report, void *ctx, uint32_t *serial)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = zonec_build_file(file, origin, report, ctx, &buf, &len, serial);
+
 	if (rc == 0)
 		rc = zonec_write_file(out_path, buf, len);
 	free(buf);
-	zonec_free(z);
 	return rc;
 }

@@ -42,6 +42,13 @@ uint32_t zonec_serial(const struct zonec_zone *z);
 /* Image v2 of a loaded zone, malloc'd; caller frees *img. */
 int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len);
 
+/*
+ * load + build in one call: the image v2 of a zone file, malloc'd (caller frees *img).
+ * *serial (may be NULL) gets the SOA serial.
+ */
+int zonec_build_file(const char *file, const char *origin, zonec_report_fn report, void *ctx,
+		     uint8_t **img, size_t *len, uint32_t *serial);
+
 /* Write bytes to path atomically: temp file in the same directory, fsync, rename. */
 int zonec_write_file(const char *path, const uint8_t *buf, size_t len);
 

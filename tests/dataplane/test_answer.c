@@ -19,16 +19,13 @@ static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, cons
 static void setup(void)
 {
 	char path[512];
-	struct zonec_zone *zz;
 	uint8_t *buf;
 	size_t len;
 	struct img *img;
 	char err[256];
 
 	snprintf(path, sizeof(path), "%s/answer.zone", getenv("PHAROS_TESTDATA"));
-	cr_assert_eq(zonec_load(path, "example.com.", quiet, NULL, &zz), 0);
-	cr_assert_eq(zonec_build(zz, &buf, &len), 0);
-	zonec_free(zz);
+	cr_assert_eq(zonec_build_file(path, "example.com.", quiet, NULL, &buf, &len, NULL), 0);
 	cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 	struct snap_zone *z = snap_zone_new(img, "answer.zone");
 	cr_assert_not_null(z);

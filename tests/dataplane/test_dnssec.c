@@ -55,7 +55,6 @@ static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, cons
 static void load(const char *file)
 {
 	char path[512];
-	struct zonec_zone *zz;
 	uint8_t *buf;
 	size_t len;
 	struct img *img;
@@ -66,9 +65,8 @@ static void load(const char *file)
 
 	snprintf(path, sizeof(path), "%s/%s", getenv("PHAROS_TESTDATA"), file);
 	if (!getenv("PHAROS_DNSSEC_SERVER")) {	/* else another server answers (ask_server) */
-		cr_assert_eq(zonec_load(path, "example.", quiet, NULL, &zz), 0, "%s compiles", file);
-		cr_assert_eq(zonec_build(zz, &buf, &len), 0);
-		zonec_free(zz);
+		cr_assert_eq(zonec_build_file(path, "example.", quiet, NULL, &buf, &len, NULL), 0,
+			     "%s compiles", file);
 		cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 		struct snap_zone *z = snap_zone_new(img, file);
 		cr_assert_not_null(z);

@@ -32,7 +32,6 @@ TestSuite(snapshot, .init = setup, .fini = teardown);
 static struct snap_zone *zone(const char *origin, uint32_t serial)
 {
 	char file[128];
-	struct zonec_zone *zz;
 	struct img *img;
 	uint8_t *buf;
 	size_t len;
@@ -48,10 +47,8 @@ static struct snap_zone *zone(const char *origin, uint32_t serial)
 		"ns1.%s IN A 192.0.2.1\n",
 		origin, origin, origin, serial, origin, origin);
 	fclose(f);
-	cr_assert_eq(zonec_load(file, origin, zonec_report_stderr, NULL, &zz), 0, "zonec %s",
-		     origin);
-	cr_assert_eq(zonec_build(zz, &buf, &len), 0);
-	zonec_free(zz);
+	cr_assert_eq(zonec_build_file(file, origin, zonec_report_stderr, NULL, &buf, &len, NULL),
+		     0, "zonec %s", origin);
 	cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 	struct snap_zone *z = snap_zone_new(img, file);
 	cr_assert_not_null(z);
