@@ -13,9 +13,11 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	make meson ninja-build pkg-config gcc clang llvm libc6-dev
-	libldns-dev liburcu-dev libcriterion-dev zlib1g-dev libbpf-dev libxdp-dev
-	# test peers and clients
-	knot knot-dnsutils bind9-dnsutils ldnsutils nsd dnsperf
+	libldns-dev liburcu-dev libcriterion-dev zlib1g-dev libbpf-dev libxdp-dev libdpdk-dev
+	# test peers and clients: DNS primaries and secondaries, BGP speakers, load
+	knot knot-dnsutils bind9 bind9-dnsutils ldnsutils nsd dnsperf bird2 exabgp
+	# XDP inspection (bpftool, xdp-loader) for the kernel-bypass tests
+	bpftool xdp-tools
 	# test harness: network namespaces, Debian's python with dnspython
 	iproute2 util-linux procps python3 python3-dnspython
 )
