@@ -1332,6 +1332,64 @@ fail:
 	return rc;
 }
 
+/* ---------------- public: record by record (AXFR) ---------------- */
+
+int zonec_begin(const char *origin, const char *source, zonec_report_fn report, void *ctx,
+		struct zonec_zone **out)
+{
+	struct zonec_zone *z = calloc(1, sizeof(*z));
+	int rc;
+
+	*out = NULL;
+	if (!z)
+		return PHAROS_ENOMEM;
+	z->file = source;	/* must outlive zonec_end (the caller's) */
+	z->report = report;
+	z->ctx = ctx;
+	if ((rc = zc_open(z, origin)) < 0) {
+		zonec_free(z);
+		return rc;
+	}
+	*out = z;
+	return 0;
+}
+
+/*
+ * The same intake as a zone file's records (zc_take), with the record's position in the
+ * transfer as its "line". Unlike in a file, a record outside the zone refuses the zone:
+ * a primary that sends one is broken or not the primary of this zone.
+ */
+int zonec_add_rr(struct zonec_zone *z, const struct ldns_struct_rr *rr)
+{
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	size_t len = ldns_rdf_size(o);
+	int line = (int)(z->rrs.len + z->n3rrs.len + 1), before = z->errors;
+	uint8_t w[DNAME_MAX];
+	char nb[DNAME_TXT_MAX], tb[16];
+
+	if (len > 0 && len <= DNAME_MAX) {
+		dname_lower_copy(w, ldns_rdf_data(o), len);
+		if (!dname_is_sub(w, len, z->origin, z->origin_len)) {
+			zc_report(z, ZONEC_ERROR, line, "%s %s is outside the zone",
+				  zc_ntext(w, nb, sizeof(nb)),
+				  zc_ttext((uint16_t)ldns_rr_get_type(rr), tb));
+			return PHAROS_EZONE;
+		}
+	}
+	int rc = zc_take(z, rr, line);
+	if (rc < 0)
+		return rc;
+	return z->errors > before ? PHAROS_EZONE : 0;
+}
+
+int zonec_end(struct zonec_zone *z)
+{
+	int rc = zc_finish(z);
+
+	z->file = NULL;
+	return rc;
+}
+
 uint32_t zonec_serial(const struct zonec_zone *z)
 {
 	return z->serial;

@@ -36,6 +36,19 @@ struct zonec_zone;	/* a parsed, checked zone (opaque) */
 int zonec_load(const char *file, const char *origin, zonec_report_fn report, void *ctx,
 	       struct zonec_zone **out);
 
+/*
+ * Build a zone record by record (AXFR): begin, add every record, end. source names the
+ * zone's origin in findings ("primary 192.0.2.1#53"). zonec_add_rr copies rr; a record the
+ * zone cannot hold (outside the zone, bad class...) is reported and PHAROS_EZONE returned.
+ * zonec_end runs the checks zonec_load runs (SOA at the apex...) and returns 0 or an error;
+ * after it the zone is ready for zonec_build. Free with zonec_free in every case.
+ */
+struct ldns_struct_rr;
+int zonec_begin(const char *origin, const char *source, zonec_report_fn report, void *ctx,
+		struct zonec_zone **out);
+int zonec_add_rr(struct zonec_zone *z, const struct ldns_struct_rr *rr);
+int zonec_end(struct zonec_zone *z);
+
 /* Serial of a loaded zone. */
 uint32_t zonec_serial(const struct zonec_zone *z);
 

@@ -1,0 +1,250 @@
+/* Tests of control/notify.c: NOTIFY built with ldns, ACL by prefix and key, Knot's answers. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <ldns/ldns.h>
+
+#include "pharos/err.h"
+#include "notify.h"
+#include "tsigkey.h"
+
+#define SECRET	"MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="
+#define OTHER	"QUJDREVGR0hJSktMTU5PUA=="
+
+static struct tsig_key key, badsecret, unknown;
+static struct notify_allow acl_open[1], acl_keyed[2];
+
+static void addr(struct sockaddr_storage *ss, const char *text)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	else
+		cr_assert_fail("bad address %s", text);
+}
+
+/* open.test.: 198.18.0.0/15 unsigned; keyed.test.: 2001:db8::/32 and 127.0.0.1 with key. */
+static int lookup(void *ctx, const char *origin, const struct notify_allow **acl, size_t *n)
+{
+	(void)ctx;
+	if (strcmp(origin, "open.test.") == 0) {
+		*acl = acl_open;
+		*n = 1;
+		return 0;
+	}
+	if (strcmp(origin, "keyed.test.") == 0) {
+		*acl = acl_keyed;
+		*n = 2;
+		return 0;
+	}
+	return -1;
+}
+
+static void setup(void)
+{
+	char err[256];
+
+	cr_assert_eq(tsigkey_make("nkey.", "hmac-sha256", SECRET, &key, err, sizeof(err)), 0);
+	cr_assert_eq(tsigkey_make("nkey.", "hmac-sha256", OTHER, &badsecret, err, sizeof(err)),
+		     0);
+	cr_assert_eq(tsigkey_make("okey.", "hmac-sha256", SECRET, &unknown, err, sizeof(err)),
+		     0);
+	addr(&acl_open[0].net, "198.18.0.0");
+	acl_open[0].prefix = 15;
+	addr(&acl_keyed[0].net, "2001:db8::");
+	acl_keyed[0].prefix = 32;
+	acl_keyed[0].key = &key;
+	addr(&acl_keyed[1].net, "127.0.0.1");
+	acl_keyed[1].prefix = 32;
+	acl_keyed[1].key = &key;
+}
+
+TestSuite(notify, .init = setup);
+
+/* A NOTIFY for zone (opcode, AA, question SOA; with a SOA of serial in the answer if > 0). */
+static size_t notify(uint8_t *m, const char *zone, ldns_rr_type qtype, uint32_t serial,
+		     ldns_pkt_opcode op)
+{
+	ldns_pkt *p = NULL;
+	uint8_t *w;
+	size_t n;
+
+	cr_assert_eq(ldns_pkt_query_new_frm_str(&p, zone, qtype, LDNS_RR_CLASS_IN, LDNS_AA),
+		     LDNS_STATUS_OK);
+	ldns_pkt_set_opcode(p, op);
+	ldns_pkt_set_id(p, 0x4242);
+	if (serial) {
+		char text[256];
+		ldns_rr *rr = NULL;
+		snprintf(text, sizeof(text), "%s 3600 IN SOA ns. host. %u 1 1 1 1", zone, serial);
+		cr_assert_eq(ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+	}
+	cr_assert_eq(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	memcpy(m, w, n);
+	free(w);
+	ldns_pkt_free(p);
+	return n;
+}
+
+static struct sockaddr_storage from(const char *text)
+{
+	struct sockaddr_storage ss;
+
+	addr(&ss, text);
+	return ss;
+}
+
+/* Handle q from src; the response must echo ID and question, QR + opcode NOTIFY. */
+static unsigned handle(const uint8_t *q, size_t qlen, const char *src, uint8_t *resp,
+		       size_t *rlen, struct notify_event *ev)
+{
+	struct sockaddr_storage ss = from(src);
+
+	cr_assert_eq(notify_handle(q, qlen, (struct sockaddr *)&ss, lookup, NULL, resp, 4096,
+				   rlen, ev), 0);
+	cr_assert_geq(*rlen, 12);
+	cr_assert_eq(resp[0], 0x42);
+	cr_assert_eq(resp[1], 0x42);
+	cr_assert_eq(resp[2] & 0xfc, 0xa0, "flags %02x", resp[2]);	/* QR, NOTIFY, no AA */
+	cr_assert_eq(resp[5], 1);
+	return resp[3] & 0x0f;
+}
+
+static uint16_t tsig_error(const uint8_t *resp, size_t rlen)
+{
+	struct tsigkey_rr t;
+
+	cr_assert_eq(tsigkey_find(resp, rlen, &t), 1, "no TSIG in the response");
+	cr_assert_eq(t.mac_len, 0);
+	return t.error;
+}
+
+Test(notify, allowed_unsigned_with_serial)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "Open.Test.", LDNS_RR_TYPE_SOA, 2024, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(handle(q, n, "198.19.4.4", r, &rl, &ev), LDNS_RCODE_NOERROR);
+	cr_assert(ev.accepted);
+	cr_assert_str_eq(ev.origin, "open.test.");
+	cr_assert(ev.have_serial);
+	cr_assert_eq(ev.serial, 2024);
+	cr_assert_eq(r[11], 0, "no TSIG");
+	cr_assert_eq(memcmp(r + 12, q + 12, 15), 0, "question echoed");
+}
+
+Test(notify, not_allowed)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "open.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(handle(q, n, "198.20.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_not(ev.accepted);
+	cr_assert_not(ev.have_serial);
+	cr_assert_str_eq(ev.why, "sender 198.20.0.1 not allowed to notify");
+	cr_assert_eq(handle(q, n, "2001:db8::1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+}
+
+Test(notify, not_our_zone)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "elsewhere.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(handle(q, n, "198.18.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_not(ev.accepted);
+	cr_assert_str_eq(ev.why, "not a secondary zone of ours");
+}
+
+Test(notify, signed_good_and_answer_signed)
+{
+	uint8_t q[1024], r[4096], mac[TSIGKEY_MAC_MAX];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 9, LDNS_PACKET_NOTIFY), rl, ml;
+	struct notify_event ev;
+	struct tsigkey_rr t;
+
+	cr_assert_eq(tsigkey_sign(&key, q, &n, sizeof(q), NULL, 0, 0, 0, mac, &ml), 0);
+	cr_assert_eq(handle(q, n, "2001:db8:5::1", r, &rl, &ev), LDNS_RCODE_NOERROR);
+	cr_assert(ev.accepted, "%s", ev.why);
+	cr_assert_eq(ev.serial, 9);
+	cr_assert_eq(tsigkey_verify(&key, r, rl, mac, ml, 0, &t), 0, "answer signed");
+	/* IPv4 through a v4-mapped source */
+	cr_assert_eq(handle(q, n, "::ffff:127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOERROR);
+}
+
+Test(notify, wrong_secret_badsig)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(tsigkey_sign(&badsecret, q, &n, sizeof(q), NULL, 0, 0, 0, NULL, NULL), 0);
+	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_not(ev.accepted);
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADSIG);
+	cr_assert_str_eq(ev.why, "TSIG of key nkey. wrong (BADSIG)");
+}
+
+Test(notify, unknown_key_badkey)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(tsigkey_sign(&unknown, q, &n, sizeof(q), NULL, 0, 0, 0, NULL, NULL), 0);
+	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADKEY);
+	/* a signed NOTIFY to a zone whose ACL wants none: the key is unknown there too */
+	n = notify(q, "open.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY);
+	cr_assert_eq(tsigkey_sign(&key, q, &n, sizeof(q), NULL, 0, 0, 0, NULL, NULL), 0);
+	cr_assert_eq(handle(q, n, "198.18.1.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADKEY);
+}
+
+Test(notify, unsigned_to_keyed_zone)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_eq(r[11], 0, "no TSIG in the answer");
+	cr_assert_str_eq(ev.why, "sender 127.0.0.1 must sign its NOTIFY (TSIG)");
+}
+
+Test(notify, not_a_notify)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "open.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_QUERY), rl = 99;
+	struct sockaddr_storage ss = from("198.18.0.1");
+	struct notify_event ev;
+
+	cr_assert_eq(notify_handle(q, n, (struct sockaddr *)&ss, lookup, NULL, r, sizeof(r),
+				   &rl, &ev), PHAROS_EMALF);
+	cr_assert_eq(rl, 0);
+	cr_assert_eq(notify_handle(q, 5, (struct sockaddr *)&ss, lookup, NULL, r, sizeof(r),
+				   &rl, &ev), PHAROS_EMALF);
+	/* a NOTIFY for type A: FORMERR, as Knot */
+	n = notify(q, "open.test.", LDNS_RR_TYPE_A, 0, LDNS_PACKET_NOTIFY);
+	cr_assert_eq(handle(q, n, "198.18.0.1", r, &rl, &ev), LDNS_RCODE_FORMERR);
+	cr_assert_not(ev.accepted);
+}
+
+Test(notify, time_off_badtime)
+{
+	uint8_t q[1024], r[4096];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
+	struct notify_event ev;
+
+	cr_assert_eq(tsigkey_sign(&key, q, &n, sizeof(q), NULL, 0, 0, 1000, NULL, NULL), 0);
+	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_not(ev.accepted);
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADTIME);
+	cr_assert_str_eq(ev.why, "TSIG of key nkey. wrong (BADTIME)");
+}

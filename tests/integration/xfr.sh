@@ -1,0 +1,392 @@
+#!/usr/bin/env bash
+# xfr: the zone transfer client (control/xfr.c, driven by tests/control/xfr_client.c)
+# against real primaries and a broken one, inside a network namespace with only loopback:
+#   1. knotd: SOA check, AXFR (image written, dumped), a change made with knotc
+#      zone-begin/zone-set/zone-unset/zone-commit, IXFR: the diff applied to the first
+#      AXFR's records equals a fresh AXFR; IXFR from the new serial is up to date; a size
+#      limit is enforced; TSIG: every algorithm (hmac-md5 .. hmac-sha512) transfers a zone
+#      whose ACL wants that key, a wrong secret fails with BADSIG, no key with NOTAUTH
+#   2. BIND 9 named (type primary, allow-transfer, ixfr-from-differences): AXFR, TSIG
+#      hmac-sha256, then the zone file edited and named reloaded (SIGHUP): IXFR applied
+#      equals a fresh AXFR
+#   3. tests/lib/badprimary.py: each failure mode of issue 4 point 7 gives rc != 0 and an
+#      error line naming the primary, the kind and the reason; IXFR refused or answered
+#      with a full zone falls back to AXFR; a good transfer after the bad ones works
+#
+# Environment: XFR_CLIENT, PHAROS_ZONE, BADPRIMARY.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/netns.sh
+. "$here/../lib/netns.sh"
+netns_enter "$@"
+need knotd knotc named dig
+need_dnspython
+need_exe "${XFR_CLIENT:?}" "${PHAROS_ZONE:?}"
+BADPRIMARY=${BADPRIMARY:-$here/../lib/badprimary.py}
+tmpdir_make xfr
+
+zone=example.com.
+kport=5351
+bport=5352
+pport=5353
+secret=MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=
+wrong=QUJDREVGR0hJSktMTU5PUEFCQ0RFRkdISUpLTE1OT1A=
+wait_s=20
+C=(timeout 60 "$XFR_CLIENT" -t 10000)	# waits are bounded; generous for loaded CI
+
+make_zone() {	# SERIAL [EXTRA RR LINES]
+	cat <<-EOF
+	\$ORIGIN $zone
+	\$TTL 3600
+	@	IN SOA	ns1 hostmaster $1 7200 3600 1209600 300
+	@	IN NS	ns1
+	ns1	IN A	192.0.2.53
+	www	IN A	192.0.2.80
+	www	IN AAAA	2001:db8::80
+	mail	IN MX	10 mx.example.net.
+	sub	IN NS	ns.sub
+	ns.sub	IN A	192.0.2.54
+	*.wild	IN TXT	"wildcard"
+	EOF
+	local i
+	for ((i = 0; i < 300; i++)); do
+		printf 'h%d\tIN A\t198.18.%d.%d\n' "$i" $((i / 256)) $((i % 256))
+	done
+	shift
+	printf '%s\n' "$@"
+}
+
+# Run the client; its output in $out, its status in $rc.
+run() {
+	rc=0
+	out=$("${C[@]}" "$@" 2>&1) || rc=$?
+}
+
+expect_ok() {	# WHAT ARGS...
+	local what=$1
+	shift
+	run "$@"
+	[ "$rc" -eq 0 ] || fail "$what: rc $rc: $out"
+	log "$what: $(head -n1 <<<"$out")"
+}
+
+expect_err() {	# WHAT TEXT ARGS...
+	local what=$1 text=$2
+	shift 2
+	run "$@"
+	[ "$rc" -ne 0 ] || fail "$what: succeeded, expected an error: $out"
+	grep -q '^err=primary 127\.0\.0\.1#[0-9]*: ' <<<"$out" ||
+		fail "$what: no 'err=primary ...' line: $out"
+	grep -qF -- "$text" <<<"$out" || fail "$what: expected '$text' in: $out"
+	log "$what: $(grep '^err=' <<<"$out")"
+}
+
+field() {	# NAME: a value of the client's first line
+	sed -n '1s/.*\b'"$1"'=\([^ ]*\).*/\1/p' <<<"$out"
+}
+
+# Canonical sorted text of an image (pharos-zone dump, one RR a line).
+image_text() {
+	"$PHAROS_ZONE" dump "$1" | grep -v '^;' >"$1.dump"
+	"$XFR_CLIENT" -c "$1.dump" | sort
+}
+
+# AXFR to an image, its text in $2.
+axfr_text() {	# PRIMARY OUT_TEXT [CLIENT ARGS...]
+	local p=$1 o=$2
+	shift 2
+	expect_ok "AXFR from $p" "$@" -o "$o.img" "$p" "$zone"
+	[ "$(field kind)" = AXFR ] || fail "AXFR from $p: kind $(field kind)"
+	image_text "$o.img" >"$o"
+}
+
+# IXFR from SERIAL applied to BASE text must equal a fresh AXFR; the IXFR's output is
+# left in $ixfr_out.
+ixfr_check() {	# WHO PRIMARY SERIAL BASE
+	local who=$1 p=$2 s=$3 base=$4
+	expect_ok "$who IXFR from $s" -s "$s" -b "$base" -O "$T/$who.ixfr" "$p" "$zone"
+	[ "$(field kind)" = IXFR ] || fail "$who IXFR: kind $(field kind) ($out)"
+	[ "$(field fallback)" = 0 ] || fail "$who IXFR: fell back ($out)"
+	ixfr_out=$out
+	sort "$T/$who.ixfr" >"$T/$who.ixfr.sorted"
+	axfr_text "$p" "$T/$who.after"
+	diff -u "$T/$who.after" "$T/$who.ixfr.sorted" >&2 ||
+		fail "$who: IXFR applied differs from a fresh AXFR"
+	grep -q '^new\.example\.com\.' "$T/$who.ixfr.sorted" || fail "$who: the change is missing"
+	log "$who: IXFR applied = fresh AXFR ($(wc -l <"$T/$who.after") records)"
+}
+
+# ---------------------------------------------------------------- 1. knotd
+log "knotd as primary"
+mkdir -p "$T/knot"
+make_zone 2026010101 >"$T/knot/example.zone"
+for alg in md5 sha1 sha224 sha256 sha384 sha512; do
+	make_zone 1 | sed "s/^\\\$ORIGIN .*/\$ORIGIN $alg.test./" >"$T/knot/$alg.zone"
+done
+knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$kport" "$zone=$T/knot/example.zone"
+# IXFR needs Knot's journal of changes; transfers need an ACL; one key per algorithm
+sed -i 's/journal-content: none/journal-content: changes/' "$T/knot.conf"
+{
+	echo "key:"
+	for alg in md5 sha1 sha224 sha256 sha384 sha512; do
+		printf '  - id: %s.key.\n    algorithm: hmac-%s\n    secret: %s\n' \
+			"$alg" "$alg" "$secret"
+	done
+	echo "acl:"
+	printf '  - id: open\n    address: 127.0.0.1\n    action: transfer\n'
+	for alg in md5 sha1 sha224 sha256 sha384 sha512; do
+		printf '  - id: %s\n    address: 127.0.0.1\n    key: %s.key.\n    action: transfer\n' \
+			"$alg" "$alg"
+	done
+} >"$T/knot.acl"
+awk -v acl="$T/knot.acl" '/^template:/ { while ((getline l < acl) > 0) print l } { print }' \
+	"$T/knot.conf" >"$T/knot.conf.new"
+mv "$T/knot.conf.new" "$T/knot.conf"
+sed -i "s|^  - domain: $zone\$|&\n    acl: [open]|" "$T/knot.conf"
+for alg in md5 sha1 sha224 sha256 sha384 sha512; do
+	printf '  - domain: %s.test.\n    file: %s\n    acl: [%s]\n' "$alg" "$T/knot/$alg.zone" \
+		"$alg" >>"$T/knot.conf"
+done
+knot_start knotd "$T/knot.conf" "$T/knotd.log"
+wait_dns 127.0.0.1 "$kport" "$zone" SOA "$wait_s" || fail "knotd does not answer"
+K=127.0.0.1#$kport
+
+expect_ok "knot SOA" -S "$K" "$zone"
+[ "$(field serial)" = 2026010101 ] || fail "SOA serial: $out"
+axfr_text "$K" "$T/knot.before"
+[ "$(field records)" = 310 ] || fail "AXFR records: $(field records), want 310 (309 + the closing SOA) ($out)"
+grep -q '^h299\.example\.com\.' "$T/knot.before" || fail "AXFR image lacks h299"
+expect_ok "knot IXFR, same serial" -s 2026010101 "$K" "$zone"
+[ "$(field kind)" = up-to-date ] || fail "same serial: $out"
+
+kc() { knotc -c "$T/knot.conf" "$@" >/dev/null || fail "knotc $*"; }
+kc zone-begin "$zone"
+kc zone-set "$zone" new 3600 A 192.0.2.99
+kc zone-unset "$zone" www A 192.0.2.80
+kc zone-set "$zone" h7 3600 TXT "changed"
+kc zone-commit "$zone"
+kc zone-begin "$zone"	# a second change: the IXFR holds two difference sequences
+kc zone-unset "$zone" h8 A
+kc zone-set "$zone" h9 3600 AAAA 2001:db8::9
+kc zone-commit "$zone"
+ixfr_check knot "$K" 2026010101 "$T/knot.before"
+out=$ixfr_out
+[ "$(field serial)" = 2026010103 ] || fail "serial after the changes: $out"
+[ "$(field diffs)" = 2 ] || fail "two commits, $(field diffs) difference sequences: $out"
+expect_ok "knot IXFR from the new serial" -s 2026010103 "$K" "$zone"
+[ "$(field kind)" = up-to-date ] || fail "from the new serial: $out"
+expect_ok "knot IXFR from a serial it has no journal for" -s 2026010100 "$K" "$zone"
+[ "$(field kind) $(field fallback)" = "AXFR 1" ] ||
+	fail "IXFR from an unknown serial: expected Knot's full zone (fallback=1): $out"
+expect_ok "knot retransfer" -f -s 2026010103 "$K" "$zone"
+[ "$(field kind)" = AXFR ] || fail "forced AXFR: $out"
+expect_err "knot size limit" "AXFR: transfer larger than the size limit of 2000 bytes" \
+	-l 2000 "$K" "$zone"
+
+for alg in md5 sha1 sha224 sha256 sha384 sha512; do
+	expect_ok "knot TSIG hmac-$alg" -k "$alg.key.:hmac-$alg:$secret" "$K" "$alg.test."
+	[ "$(field kind)" = AXFR ] || fail "TSIG hmac-$alg: $out"
+done
+expect_err "knot TSIG wrong secret" "SOA: answer NOTAUTH (TSIG BADSIG)" \
+	-k "sha256.key.:hmac-sha256:$wrong" "$K" sha256.test.
+expect_err "knot TSIG missing" "AXFR: answer NOTAUTH" "$K" sha256.test.
+expect_err "knot TSIG other key" "(TSIG BADKEY)" -k "nokey.:hmac-sha256:$secret" "$K" \
+	sha256.test.
+
+# ---------------------------------------------------------------- 2. BIND 9
+log "BIND 9 named as primary"
+mkdir -p "$T/bind"
+make_zone 2026020201 >"$T/bind/example.zone"
+cat >"$T/bind/named.conf" <<EOF
+options {
+	directory "$T/bind";
+	pid-file "$T/bind/named.pid";
+	listen-on port $bport { 127.0.0.1; };
+	listen-on-v6 { none; };
+	recursion no;
+	notify no;
+	ixfr-from-differences yes;
+	allow-transfer { key xfr-key.; 127.0.0.1; };
+};
+key "xfr-key." { algorithm hmac-sha256; secret "$secret"; };
+controls { };
+zone "$zone" { type primary; file "$T/bind/example.zone"; };
+EOF
+bg_start named "$T/named.log" named -g -c "$T/bind/named.conf"
+named_pid=$BG_PID
+wait_dns 127.0.0.1 "$bport" "$zone" SOA "$wait_s" || fail "named does not answer"
+B=127.0.0.1#$bport
+axfr_text "$B" "$T/bind.before"
+[ "$(field serial)" = 2026020201 ] || fail "BIND AXFR serial: $out"
+expect_ok "BIND TSIG hmac-sha256" -k "xfr-key.:hmac-sha256:$secret" "$B" "$zone"
+expect_err "BIND TSIG wrong secret" "TSIG BADSIG" -k "xfr-key.:hmac-sha256:$wrong" "$B" "$zone"
+make_zone 2026020202 "new	IN A	192.0.2.99" | grep -v '^www	IN A' >"$T/bind/example.zone"
+kill -HUP "$named_pid"
+for ((i = 0; i < wait_s * 5; i++)); do
+	[ "$(soa_serial 127.0.0.1 "$bport" "$zone")" = 2026020202 ] && break
+	sleep 0.2
+done
+[ "$(soa_serial 127.0.0.1 "$bport" "$zone")" = 2026020202 ] || fail "named did not reload"
+ixfr_check bind "$B" 2026020201 "$T/bind.before"
+
+# ---------------------------------------------------------------- 3. the broken primary
+log "badprimary.py"
+make_zone 2026030301 >"$T/bad.zone"
+ctl=$T/bad.ctl
+echo "mode good" >"$ctl"
+bg_start2 badprimary "$T/bad.out" "$T/bad.err" /usr/bin/python3 "$BADPRIMARY" \
+	--port "$pport" --zone "$zone" --file "$T/bad.zone" --control "$ctl" --per-message 25 \
+	--oversize-records 20000 --key "xfr-key.:hmac-sha256:$secret"
+wait_line "$T/bad.out" ready "$BG_PID" "$wait_s" || fail "badprimary did not start"
+P=127.0.0.1#$pport
+KEY=(-k "xfr-key.:hmac-sha256:$secret")
+expect_ok "bad primary, mode good" "${KEY[@]}" "$P" "$zone"
+[ "$(field messages)" -gt 5 ] || fail "expected a multi-message AXFR: $out"
+s0=2026030301
+printf 'mode good\nserial 2026030302\nadd new 3600 IN A 192.0.2.99\n' >"$ctl"
+expect_ok "bad primary, good IXFR" "${KEY[@]}" -s "$s0" "$P" "$zone"
+[ "$(field kind)" = IXFR ] || fail "good IXFR: $out"
+
+bad() {	# MODE TEXT [CLIENT ARGS...]: fails from serial 2026030302 with TEXT
+	local mode=$1 text=$2
+	shift 2
+	printf 'mode %s\nserial 2026030303\n' "$mode" >"$ctl"
+	expect_err "mode $mode" "$text" "${KEY[@]}" -s 2026030302 "$@" "$P" "$zone"
+}
+bad garbage "IXFR: garbage: unparsable message"
+bad truncated "IXFR: truncated: connection closed before the closing SOA"
+bad outside "IXFR: record outside the zone: intruder.example.net. A"
+bad badtsig "IXFR: TSIG signature wrong (BADSIG) on message 1"
+bad oversize "IXFR: transfer larger than the size limit of 1000000 bytes" -l 1000000
+bad backwards "SOA: serial went backwards: the primary has 2026030293, we serve 2026030302"
+bad drop "IXFR: connection"
+bad silent "SOA: no answer over UDP: timed out" -t 1000
+printf 'mode truncated\nserial 2026030303\n' >"$ctl"
+expect_err "mode truncated, AXFR" "AXFR: truncated" "${KEY[@]}" "$P" "$zone"
+expect_err "mode good, our key wrong" "SOA: answer NOTAUTH" \
+	-k "xfr-key.:hmac-sha256:$wrong" "$P" "$zone"
+
+for mode in ixfr-refused ixfr-full; do
+	printf 'mode %s\nserial 2026030303\n' "$mode" >"$ctl"
+	expect_ok "mode $mode" "${KEY[@]}" -s 2026030302 "$P" "$zone"
+	[ "$(field kind) $(field fallback)" = "AXFR 1" ] ||
+		fail "mode $mode: expected AXFR with fallback=1: $out"
+done
+printf 'mode sparse-tsig\nserial 2026030303\n' >"$ctl"
+expect_ok "mode sparse-tsig (unsigned messages between signed)" "${KEY[@]}" "$P" "$zone"
+[ "$(field messages)" -gt 5 ] || fail "sparse-tsig: expected many messages: $out"
+printf 'mode udp-tc\nserial 2026030303\n' >"$ctl"
+expect_ok "mode udp-tc (SOA over TCP)" "${KEY[@]}" -S "$P" "$zone"
+[ "$(field serial)" = 2026030303 ] || fail "SOA over TCP: $out"
+printf 'mode backwards\nserial 2026030303\n' >"$ctl"
+expect_ok "backwards, zone-retransfer" "${KEY[@]}" -f -s 2026030302 "$P" "$zone"
+[ "$(field serial)" = 2026030293 ] || fail "forced AXFR: $out"
+printf 'mode good\nserial 2026030304\n' >"$ctl"
+expect_ok "good again" "${KEY[@]}" -s 2026030302 "$P" "$zone"
+# the same primary over IPv6 (::1)
+bg_start2 badprimary6 "$T/bad6.out" "$T/bad6.err" /usr/bin/python3 "$BADPRIMARY" \
+	--addr ::1 --port "$pport" --zone "$zone" --file "$T/bad.zone" --control "$ctl" \
+	--key "xfr-key.:hmac-sha256:$secret"
+wait_line "$T/bad6.out" ready "$BG_PID" "$wait_s" || fail "badprimary on ::1 did not start"
+expect_ok "IPv6 primary" "${KEY[@]}" "[::1]:$pport" "$zone"
+[ "$(field kind) $(field serial)" = "AXFR 2026030304" ] || fail "IPv6 primary: $out"
+grep -q '^err=primary ::1#' <<<"$("${C[@]}" -t 1000 -s 1 "[::1]:1" "$zone")" ||
+	fail "an IPv6 primary is named ::1#PORT in errors"
+
+# ---------------------------------------------------------------- 4. NOTIFY as Knot
+log "NOTIFY: notify_handle vs knotd"
+sport=5354
+nport=5355
+mkdir -p "$T/ksec"
+for z in open keyed other; do
+	make_zone 1 | sed "s/^\\\$ORIGIN .*/\$ORIGIN $z.test./" >"$T/ksec/$z.zone"
+done
+knot_conf "$T/ksec.conf" "$T/ksec" 127.0.0.1 "$sport"
+for z in open keyed other; do
+	printf '  - domain: %s.test.\n    file: %s\n    master: prim\n    acl: [n_%s]\n' \
+		"$z" "$T/ksec/$z.zone" "$z" >>"$T/ksec.conf"
+done
+{
+	printf 'key:\n  - id: nkey.\n    algorithm: hmac-sha256\n    secret: %s\n' "$secret"
+	printf 'remote:\n  - id: prim\n    address: 127.0.0.1@%s\n' "$pport"
+	printf 'acl:\n'
+	printf '  - id: n_open\n    address: 127.0.0.1\n    action: notify\n'
+	printf '  - id: n_keyed\n    address: 127.0.0.1\n    key: nkey.\n    action: notify\n'
+	printf '  - id: n_other\n    address: 198.18.9.9\n    action: notify\n'
+} >"$T/ksec.acl"
+awk -v acl="$T/ksec.acl" '/^template:/ { while ((getline l < acl) > 0) print l } { print }' \
+	"$T/ksec.conf" >"$T/ksec.conf.new"
+mv "$T/ksec.conf.new" "$T/ksec.conf"
+knot_start knotd-secondary "$T/ksec.conf" "$T/ksec.log"
+wait_dns 127.0.0.1 "$sport" open.test. SOA "$wait_s" || fail "knotd (secondary) does not answer"
+bg_start2 notify "$T/notify.out" "$T/notify.err" "$XFR_CLIENT" -N "127.0.0.1#$nport" \
+	-A open.test.=127.0.0.1/32 -A "keyed.test.=127.0.0.1/32=nkey.:hmac-sha256:$secret" \
+	-A other.test.=198.18.9.9/32
+wait_line "$T/notify.out" ready "$BG_PID" "$wait_s" || fail "xfr_client -N did not start"
+cat >"$T/notify.py" <<'PYEOF'
+# Send the same NOTIFY messages to a server; print what its answers say, one line each.
+import socket, sys
+import dns.flags, dns.message, dns.opcode, dns.rrset, dns.tsigkeyring
+port, secret, wrong = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+good = dns.tsigkeyring.from_text({'nkey.': ('hmac-sha256', secret)})
+bad = dns.tsigkeyring.from_text({'nkey.': ('hmac-sha256', wrong)})
+unknown = dns.tsigkeyring.from_text({'okey.': ('hmac-sha256', secret)})
+cases = [('allowed', 'open.test.', None, 'SOA', False),
+         ('allowed, SOA in answer', 'open.test.', None, 'SOA', True),
+         ('unknown key', 'open.test.', unknown, 'SOA', False),
+         ('signed, good', 'keyed.test.', good, 'SOA', True),
+         ('wrong secret', 'keyed.test.', bad, 'SOA', False),
+         ('unsigned, key wanted', 'keyed.test.', None, 'SOA', False),
+         ('other key', 'keyed.test.', unknown, 'SOA', False),
+         ('sender not allowed', 'other.test.', None, 'SOA', False),
+         ('zone not ours', 'elsewhere.test.', None, 'SOA', False),
+         ('type A', 'open.test.', None, 'A', False)]
+for label, zone, ring, qtype, soa in cases:
+    m = dns.message.make_query(zone, qtype)
+    m.flags = dns.flags.AA
+    m.set_opcode(dns.opcode.NOTIFY)
+    if soa:
+        m.answer.append(dns.rrset.from_text(zone, 3600, 'IN', 'SOA', 'ns. h. 7 1 1 1 1'))
+    if ring:
+        m.use_tsig(ring, keyname=list(ring)[0])
+    w = m.to_wire()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.sendto(w, ('127.0.0.1', port))
+    try:
+        r = s.recv(65535)
+    except socket.timeout:
+        print(label + ': no answer')
+        continue
+    qend = 12
+    while w[qend]:
+        qend += 1 + w[qend]
+    qend += 5
+    same_q = r[12:qend] == w[12:qend] and r[:2] == w[:2]
+    tsig = '-'
+    if r[10:12] != b'\0\0':
+        err = int.from_bytes(r[-4:-2], 'big')
+        tsig = 'error %d' % err
+        if err == 0:
+            try:
+                dns.message.from_wire(r, keyring=ring, request_mac=m.mac)
+                tsig += ', verified'
+            except Exception as e:
+                tsig += ', NOT verified: %s' % e
+    print('%s: flags %02x%02x, counts %s, id and question echoed %s, tsig %s' %
+          (label, r[2], r[3], r[4:12].hex(), same_q, tsig))
+PYEOF
+/usr/bin/python3 "$T/notify.py" "$sport" "$secret" "$wrong" >"$T/notify.knot" ||
+	fail "NOTIFY to knotd"
+/usr/bin/python3 "$T/notify.py" "$nport" "$secret" "$wrong" >"$T/notify.pharos" ||
+	fail "NOTIFY to notify_handle"
+sed 's/^/knotd: /' "$T/notify.knot"
+diff -u "$T/notify.knot" "$T/notify.pharos" >&2 || fail "notify_handle answers differ from knotd's"
+grep -q '^signed, good: flags a000, .*tsig error 0, verified$' "$T/notify.pharos" ||
+	fail "signed NOTIFY: answer not signed and verified"
+grep -q '^open\.test\. accepted=1 serial=7 ' "$T/notify.out" ||
+	fail "notify_handle did not accept the allowed NOTIFY with its serial"
+grep -q '^other\.test\. accepted=0 .*why=sender 127\.0\.0\.1 not allowed to notify' \
+	"$T/notify.out" || fail "notify_handle: no reason for the refused NOTIFY"
+log "NOTIFY: $(wc -l <"$T/notify.pharos") answers the same as knotd's"
+log "PASS"
