@@ -14,6 +14,7 @@
 #include "pharos/err.h"
 
 #define DPCONN_INFO_MAX	65536	/* more zone or worker records than this is a protocol error */
+#define DPCONN_DRAIN_MAX	64	/* messages per dpconn_drain call: a NOTIFY flood cannot hold it */
 
 /* Any message the dataplane may send; recv() lands here. */
 union dpconn_msg {
@@ -21,14 +22,73 @@ union dpconn_msg {
 	struct ipc_reply reply;
 	struct ipc_zone_info zone;
 	struct ipc_worker_info worker;
-	uint8_t raw[sizeof(struct ipc_zone_info) + 64];
+	struct ipc_notify notify;
+	uint8_t raw[sizeof(struct ipc_notify) + 64];
+};
+
+/* IPC_NOTIFYs received while a request waited: a ring of malloc'd copies. */
+struct dpconn_nq {
+	struct ipc_notify *v[DPCONN_NOTIFY_QUEUE];
+	unsigned head, n;
 };
 
 void dpconn_init(struct dpconn *c)
 {
+	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	c->seq = 0;
 	c->timeout_ms = DPCONN_TIMEOUT_MS;
+}
+
+void dpconn_set_notify(struct dpconn *c, dpconn_notify_fn fn, void *ctx)
+{
+	c->notify_fn = fn;
+	c->notify_ctx = ctx;
+}
+
+/* Keep a NOTIFY for later; dropped when nobody listens, or the queue is full. */
+static void dpconn_nq_push(struct dpconn *c, const struct ipc_notify *n)
+{
+	struct ipc_notify *copy;
+
+	if (c->notify_fn == NULL)
+		return;
+	if (c->nq == NULL && (c->nq = calloc(1, sizeof(*c->nq))) == NULL)
+		return;
+	if (c->nq->n >= DPCONN_NOTIFY_QUEUE || (copy = malloc(sizeof(*copy))) == NULL)
+		return;		/* the primary retries a NOTIFY that got no answer */
+	memcpy(copy, n, sizeof(*copy));
+	c->nq->v[(c->nq->head + c->nq->n++) % DPCONN_NOTIFY_QUEUE] = copy;
+}
+
+static void dpconn_nq_clear(struct dpconn *c)
+{
+	if (c->nq == NULL)
+		return;
+	while (c->nq->n > 0) {
+		free(c->nq->v[c->nq->head]);
+		c->nq->head = (c->nq->head + 1) % DPCONN_NOTIFY_QUEUE;
+		c->nq->n--;
+	}
+	free(c->nq);
+	c->nq = NULL;
+}
+
+/* Hand the queued NOTIFYs to the callback, oldest first (not re-entered from it). */
+static void dpconn_nq_deliver(struct dpconn *c)
+{
+	if (c->delivering)
+		return;
+	c->delivering = 1;
+	while (c->nq != NULL && c->nq->n > 0) {
+		struct ipc_notify *n = c->nq->v[c->nq->head];
+
+		c->nq->head = (c->nq->head + 1) % DPCONN_NOTIFY_QUEUE;
+		c->nq->n--;
+		if (c->notify_fn != NULL)
+			c->notify_fn(c->notify_ctx, n);
+		free(n);
+	}
+	c->delivering = 0;
 }
 
 int dpconn_connect(struct dpconn *c, const char *path)
@@ -58,6 +118,7 @@ void dpconn_close(struct dpconn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	dpconn_nq_clear(c);	/* their ids mean nothing to a later connection */
 }
 
 int dpconn_connected(const struct dpconn *c)
@@ -104,6 +165,8 @@ static size_t dpconn_kind_size(uint32_t kind)
 		return sizeof(struct ipc_zone_info);
 	case IPC_WORKER_INFO:
 		return sizeof(struct ipc_worker_info);
+	case IPC_NOTIFY:
+		return sizeof(struct ipc_notify);
 	default:
 		return 0;
 	}
@@ -182,6 +245,10 @@ static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, si
 			return rc;
 		if (m.h.kind == IPC_REPLY)
 			break;
+		if (m.h.kind == IPC_NOTIFY) {	/* unasked: handed over once the reply is in */
+			dpconn_nq_push(c, &m.notify);
+			continue;
+		}
 		rc = dpconn_keep(st, &m);
 		if (rc < 0) {
 			dpconn_close(c);
@@ -195,6 +262,7 @@ static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, si
 	m.reply.msg[IPC_MSG_MAX - 1] = '\0';
 	if (msg != NULL && msglen > 0)
 		snprintf(msg, msglen, "%s", m.reply.msg);
+	dpconn_nq_deliver(c);
 	return m.reply.result > 0 ? PHAROS_EPROTO : m.reply.result;
 }
 
@@ -260,16 +328,85 @@ void dpconn_status_free(struct dpconn_status *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* A well-formed IPC_NOTIFY of n bytes (anything else unasked is dropped). */
+static int dpconn_is_notify(const union dpconn_msg *m, ssize_t n)
+{
+	return n == (ssize_t)sizeof(m->notify) && m->h.kind == IPC_NOTIFY &&
+	       m->h.len == (uint32_t)n && m->h.version == IPC_VERSION &&
+	       m->notify.len <= IPC_NOTIFY_MAX;
+}
+
 int dpconn_drain(struct dpconn *c)
 {
-	union dpconn_msg m;
+	union dpconn_msg *m = malloc(sizeof(*m));	/* 4 KiB+: not on a small stack */
 	ssize_t n;
 
-	if (c->fd < 0)
-		return PHAROS_EIO;
-	n = recv(c->fd, &m, sizeof(m), MSG_DONTWAIT);
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-		return 0;
-	dpconn_close(c);
-	return PHAROS_EIO;
+	if (m == NULL)
+		return 0;	/* try again at the next poll */
+	for (int k = 0; k < DPCONN_DRAIN_MAX; k++) {
+		if (c->fd < 0) {	/* the callback's answer failed: closed */
+			free(m);
+			return PHAROS_EIO;
+		}
+		n = recv(c->fd, m, sizeof(*m), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : 0;
+
+			free(m);
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				return 0;
+			dpconn_close(c);
+			return PHAROS_EIO;
+		}
+		if (dpconn_is_notify(m, n)) {
+			dpconn_nq_push(c, &m->notify);
+			dpconn_nq_deliver(c);	/* after any queued earlier: in order */
+		}
+	}
+	free(m);
+	return 0;	/* more may wait: the fd polls readable again */
+}
+
+int dpconn_subscribe(struct dpconn *c, char *msg, size_t msglen)
+{
+	struct ipc_subscribe m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = dpconn_send(c, &m.h, IPC_SUBSCRIBE, sizeof(m));
+	return rc < 0 ? rc : dpconn_wait(c, NULL, msg, msglen);
+}
+
+int dpconn_notify_answer(struct dpconn *c, uint64_t id, const uint8_t *pkt, size_t len)
+{
+	struct ipc_notify_answer *m;
+	int rc;
+
+	if (len < 12 || len > IPC_NOTIFY_MAX)
+		return PHAROS_EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return PHAROS_ENOMEM;
+	m->id = id;
+	m->len = (uint32_t)len;
+	memcpy(m->msg, pkt, len);
+	rc = dpconn_send(c, &m->h, IPC_NOTIFY_ANSWER, sizeof(*m));
+	free(m);
+	return rc;
+}
+
+int dpconn_expire(struct dpconn *c, const char *origin, int expired, char *msg,
+		  size_t msglen)
+{
+	struct ipc_expire m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (dpconn_copy(m.origin, sizeof(m.origin), origin) < 0)
+		return PHAROS_EINVAL;
+	m.expired = expired ? 1 : 0;
+	rc = dpconn_send(c, &m.h, IPC_EXPIRE, sizeof(m));
+	return rc < 0 ? rc : dpconn_wait(c, NULL, msg, msglen);
 }

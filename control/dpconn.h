@@ -8,12 +8,26 @@
 #include "pharos/ipc.h"
 
 #define DPCONN_TIMEOUT_MS	30000	/* longest wait for one reply (a big image verifies) */
+#define DPCONN_NOTIFY_QUEUE	256	/* NOTIFYs kept while a reply is awaited; more are dropped */
 
-/* One connection. fd < 0 = not connected. Requests are synchronous: one at a time. */
+/* Called for each relayed NOTIFY (n is valid during the call only). */
+typedef void (*dpconn_notify_fn)(void *ctx, const struct ipc_notify *n);
+
+struct dpconn_nq;	/* NOTIFYs that arrived while a request waited (private) */
+
+/*
+ * One connection. fd < 0 = not connected. Requests are synchronous: one at a time.
+ * IPC_NOTIFYs that arrive while a request waits for its reply are queued and handed to
+ * the notify callback once that reply is in (never in the middle of a request).
+ */
 struct dpconn {
 	int fd;
 	uint32_t seq;
 	int timeout_ms;
+	dpconn_notify_fn notify_fn;	/* NULL: relayed NOTIFYs are dropped */
+	void *notify_ctx;
+	struct dpconn_nq *nq;		/* queued IPC_NOTIFYs, oldest first */
+	int delivering;			/* inside the callback: do not deliver again */
 };
 
 /* What IPC_STATUS returned: arrays malloc'd by dpconn_status(), freed by dpconn_status_free(). */
@@ -33,7 +47,7 @@ void dpconn_init(struct dpconn *c);
  */
 int dpconn_connect(struct dpconn *c, const char *path);
 
-/* Close the connection (no-op when not connected). */
+/* Close the connection (no-op when not connected); queued NOTIFYs are dropped. */
 void dpconn_close(struct dpconn *c);
 
 /* 1 when connected. */
@@ -58,10 +72,41 @@ int dpconn_status(struct dpconn *c, struct dpconn_status *st);
 void dpconn_status_free(struct dpconn_status *st);
 
 /*
- * Called when the fd polls readable while no request is pending: the dataplane sends
- * nothing unasked, so this reads and drops what came, and returns PHAROS_EIO (closing
- * the connection) on EOF or error.
+ * Called when the fd polls readable while no request is pending: reads the messages
+ * waiting (at most 64 a call, so a NOTIFY flood cannot hold the caller; the fd then polls
+ * readable again), hands each IPC_NOTIFY to the notify callback at once and drops anything
+ * else (the dataplane sends nothing else unasked). Returns 0, or PHAROS_EIO (closing the
+ * connection) on EOF or error.
  */
 int dpconn_drain(struct dpconn *c);
+
+/*
+ * Set the function called for every relayed NOTIFY (from dpconn_drain, or after the reply
+ * of a request during which it arrived). fn may call dpconn_notify_answer(); fn NULL
+ * drops them. Survives dpconn_connect/close.
+ */
+void dpconn_set_notify(struct dpconn *c, dpconn_notify_fn fn, void *ctx);
+
+/*
+ * Make this connection the one the dataplane relays NOTIFYs to (the latest subscriber
+ * wins; a reconnect must subscribe again). Results as dpconn_load().
+ */
+int dpconn_subscribe(struct dpconn *c, char *msg, size_t msglen);
+
+/*
+ * Send the response pkt[0..len) (12..IPC_NOTIFY_MAX bytes) for relayed NOTIFY id. The
+ * dataplane sends it to the NOTIFY's source from the address it came to; there is no
+ * reply (an unknown or too old id is ignored there). Returns 0, PHAROS_EINVAL (bad length)
+ * or PHAROS_EIO (not connected, send failed: the connection is closed).
+ */
+int dpconn_notify_answer(struct dpconn *c, uint64_t id, const uint8_t *pkt, size_t len);
+
+/*
+ * Mark origin expired (expired = 1: the dataplane answers SERVFAIL for it, status flag
+ * IPC_ZONE_EXPIRED) or serving again (0). Results as dpconn_load(); PHAROS_ENOTFOUND
+ * when the zone is not loaded.
+ */
+int dpconn_expire(struct dpconn *c, const char *origin, int expired, char *msg,
+		  size_t msglen);
 
 #endif

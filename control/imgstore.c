@@ -36,18 +36,31 @@ static void imgstore_stem(const char *origin, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, origin);
 }
 
-int imgstore_path(const char *dir, const char *origin, uint32_t serial, char *out, size_t cap)
+static int imgstore_path_ext(const char *dir, const char *origin, uint32_t serial,
+			     const char *ext, char *out, size_t cap)
 {
 	char stem[IMGSTORE_NAME_MAX];
 	int n;
 
 	imgstore_stem(origin, stem, sizeof(stem));
-	n = snprintf(out, cap, "%s/%s.%u.img", dir, stem, serial);
+	n = snprintf(out, cap, "%s/%s.%u%s", dir, stem, serial, ext);
 	return (n < 0 || (size_t)n >= cap) ? PHAROS_ESPACE : 0;
 }
 
-/* 1 and *serial when name is "<stem>.<decimal serial>.img". */
-static int imgstore_match(const char *name, const char *stem, uint32_t *serial)
+int imgstore_path(const char *dir, const char *origin, uint32_t serial, char *out, size_t cap)
+{
+	return imgstore_path_ext(dir, origin, serial, ".img", out, cap);
+}
+
+int imgstore_delta_path(const char *dir, const char *origin, uint32_t serial, char *out,
+			size_t cap)
+{
+	return imgstore_path_ext(dir, origin, serial, ".delta", out, cap);
+}
+
+/* 1 and *serial when name is "<stem>.<decimal serial><ext>". */
+static int imgstore_match_ext(const char *name, const char *stem, const char *ext,
+			      uint32_t *serial)
 {
 	size_t sl = strlen(stem);
 	const char *p = name + sl + 1;
@@ -58,20 +71,21 @@ static int imgstore_match(const char *name, const char *stem, uint32_t *serial)
 		return 0;
 	for (; *p >= '0' && *p <= '9' && digits < 11; p++, digits++)
 		v = v * 10 + (unsigned)(*p - '0');
-	if (digits == 0 || digits > 10 || v > UINT32_MAX || strcmp(p, ".img") != 0)
+	if (digits == 0 || digits > 10 || v > UINT32_MAX || strcmp(p, ext) != 0)
 		return 0;
 	*serial = (uint32_t)v;
 	return 1;
 }
+
 
 static int imgstore_newer(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_nsec > b->tv_nsec;
 }
 
-/* Images of origin in dir into a malloc'd array. */
-static int imgstore_list(const char *dir, const char *origin, struct imgstore_ent **out,
-			 size_t *count)
+/* Files "<stem>.<serial><ext>" of origin in dir into a malloc'd array. */
+static int imgstore_list_ext(const char *dir, const char *origin, const char *ext,
+			     struct imgstore_ent **out, size_t *count)
 {
 	char stem[IMGSTORE_NAME_MAX];
 	struct imgstore_ent *v = NULL, *nv;
@@ -96,7 +110,7 @@ static int imgstore_list(const char *dir, const char *origin, struct imgstore_en
 			v = nv;
 		}
 		if (strlen(d->d_name) >= IMGSTORE_NAME_MAX ||
-		    !imgstore_match(d->d_name, stem, &v[n].serial) ||
+		    !imgstore_match_ext(d->d_name, stem, ext, &v[n].serial) ||
 		    fstatat(dirfd(dp), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
@@ -108,6 +122,13 @@ static int imgstore_list(const char *dir, const char *origin, struct imgstore_en
 	*out = v;
 	*count = n;
 	return 0;
+}
+
+/* Images of origin in dir into a malloc'd array. */
+static int imgstore_list(const char *dir, const char *origin, struct imgstore_ent **out,
+			 size_t *count)
+{
+	return imgstore_list_ext(dir, origin, ".img", out, count);
 }
 
 static int imgstore_cmp_newest(const void *a, const void *b)
@@ -242,4 +263,80 @@ int imgstore_serial(const char *path, uint32_t *serial)
 		return PHAROS_EMAGIC;
 	*serial = h.serial;
 	return 0;
+}
+
+/* The header of an image file; 0 or PHAROS_EIO. */
+static int imgstore_header(const char *path, struct img_header *h)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return PHAROS_EIO;
+	r = pread(fd, h, sizeof(*h), 0);
+	close(fd);
+	return r == (ssize_t)sizeof(*h) ? 0 : PHAROS_EIO;
+}
+
+/* 1 when serial a is greater than b (RFC 1982, SERIAL_BITS = 32). */
+static int imgstore_serial_gt(uint32_t a, uint32_t b)
+{
+	uint32_t d = a - b;
+
+	return d != 0 && d < 0x80000000u;
+}
+
+int imgstore_newest_delta(const char *dir, const char *origin, const char *base_path,
+			  char *out, size_t cap, uint32_t *serial)
+{
+	char path[IMGSTORE_NAME_MAX + 4096];
+	struct img_header base, h;
+	struct imgstore_ent *v, *best = NULL;
+	size_t n;
+	int rc;
+
+	if (imgstore_header(base_path, &base) < 0 ||
+	    memcmp(base.magic, IMG_MAGIC, sizeof(base.magic)) != 0)
+		return PHAROS_ENOTFOUND;
+	if ((rc = imgstore_list_ext(dir, origin, ".delta", &v, &n)) < 0)
+		return rc == PHAROS_EIO ? PHAROS_ENOTFOUND : rc;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+		if (imgstore_header(path, &h) < 0 ||
+		    memcmp(h.magic, IMG_MAGIC_DELTA, sizeof(h.magic)) != 0 ||
+		    h.base_serial != base.serial || h.base_checksum != base.checksum)
+			continue;
+		v[i].serial = h.serial;
+		if (!best || imgstore_serial_gt(h.serial, best->serial) ||
+		    (h.serial == best->serial && imgstore_newer(&v[i].mtime, &best->mtime)))
+			best = &v[i];
+	}
+	rc = PHAROS_ENOTFOUND;
+	if (best) {
+		*serial = best->serial;
+		rc = snprintf(out, cap, "%s/%s", dir, best->name) < (int)cap ? 0 : PHAROS_ESPACE;
+	}
+	free(v);
+	return rc;
+}
+
+int imgstore_prune_deltas(const char *dir, const char *origin, const char *keep)
+{
+	char path[IMGSTORE_NAME_MAX + 4096];
+	struct imgstore_ent *v;
+	int removed = 0;
+	size_t n;
+	int rc = imgstore_list_ext(dir, origin, ".delta", &v, &n);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+		if (keep != NULL && strcmp(path, keep) == 0)
+			continue;
+		if (unlink(path) == 0)
+			removed++;
+	}
+	free(v);
+	return removed;
 }

@@ -8,6 +8,7 @@
 #define EDNS_NSID	3	/* RFC 5001 option code */
 #define EDNS_EDE	15	/* RFC 8914 Extended DNS Error */
 #define EDE_NOT_AUTH	20	/* "Not Authoritative": a name in no zone of ours, as Knot */
+#define EDE_INV_DATA	24	/* "Invalid Data": an expired zone's SERVFAIL, as Knot */
 #define EDE_LEN		6	/* the option with its 2-byte INFO-CODE, no text */
 #define IDENT_MAX	255	/* one TXT string / NSID payload */
 
@@ -244,8 +245,8 @@ static size_t opt_room(const struct query *q)
 	       (q->nsid && ident.nsid_len ? 4 + (size_t)ident.nsid_len : 0);
 }
 
-/* EDNS options of the response: NSID when asked, EDE for a name outside our zones. */
-static size_t opt_options(const struct solve *s, const struct query *q, uint8_t *buf)
+/* EDNS options of the response: NSID when asked, EDE (0: none). */
+static size_t opt_options(const struct query *q, uint16_t ede, uint8_t *buf)
 {
 	size_t n = 0;
 
@@ -255,10 +256,10 @@ static size_t opt_options(const struct solve *s, const struct query *q, uint8_t 
 		memcpy(buf + 4, ident.nsid, ident.nsid_len);
 		n = 4 + (size_t)ident.nsid_len;
 	}
-	if (s->not_auth) {
+	if (ede) {
 		dns_put16(buf + n, EDNS_EDE);
 		dns_put16(buf + n + 2, 2);
-		dns_put16(buf + n + 4, EDE_NOT_AUTH);
+		dns_put16(buf + n + 4, ede);
 		n += EDE_LEN;
 	}
 	return n;
@@ -277,8 +278,9 @@ static size_t finish(struct solve *s, const struct query *q, size_t cap, struct 
 	out[3] = (uint8_t)(out[3] | rcode);
 	if (q->edns) {
 		uint8_t opts[4 + IDENT_MAX + EDE_LEN];
+		uint16_t ede = s->not_auth ? EDE_NOT_AUTH : info->expired ? EDE_INV_DATA : 0;
 		render_opt(&s->r, cap, udp_max, ext, q->edns_flags & DNS_EDNS_DO, opts,
-			   opt_options(s, q, opts));
+			   opt_options(q, ede, opts));
 	}
 	if (q->tsig) {		/* last record of the response (RFC 8945 5.3.2) */
 		size_t n = tsig_write_error(out + s->r.len, cap - s->r.len, &q->tsig_req,
@@ -347,7 +349,13 @@ size_t answer_query(const struct snapshot *snap, const uint8_t *qbuf, size_t qle
 		s.not_auth = 1;
 		return finish(&s, &q, cap, info);
 	}
+	if (unlikely(z->flags & SNAP_ZONE_EXPIRED)) {	/* RFC 1035 4.3.5: expired */
+		s.rcode = DNS_R_SERVFAIL;
+		info->expired = 1;
+		return finish(&s, &q, cap, info);
+	}
 	s.img = z->img;
+	s.delta = z->delta;
 	s.aa = 1;
 	s.owner = q.qname;
 	s.owner_len = q.qname_len;

@@ -15,6 +15,7 @@ struct answer_info {
 	uint8_t rcode;		/* final RCODE (low 4 bits; BADVERS reported as 16) */
 	uint8_t tc;		/* 1 if truncated */
 	uint8_t dropped;	/* 1 if no response must be sent */
+	uint8_t expired;	/* 1 if SERVFAIL because the zone is expired */
 };
 
 /*

@@ -1,27 +1,45 @@
 /* DNSSEC denial of existence: NSEC (RFC 4035 3.1.3) and NSEC3 (RFC 5155 7.2) proofs. */
+#include <string.h>
 #include "pharos/err.h"
 #include "nsec3.h"
 #include "solve.h"
 
-/* The NSEC RRset of the name at NAMES[idx]. */
+/*
+ * Denial indexes point into the base's NAMES and NSEC3 tables. A delta over a signed base
+ * keeps every name and every hash of the chain (doc/zone-image.md, "Delta images"), so
+ * they stay right; the record they lead to is the delta's when it has one.
+ */
+
+/* The NSEC RRset of the name at the base's NAMES[idx] (the delta's entry for it first). */
 static void put_nsec(struct solve *s, uint32_t idx)
 {
 	const struct img_name *n = img_name_at(s->img, idx);
-	const struct img_rrset *rs = n ? img_rrset(s->img, n, DNS_T_NSEC) : NULL;
+	const struct img_rrset *rs;
 
+	if (n && s->delta)
+		n = solve_find(s, img_name_wire(s->img, n), n->name_len);
+	rs = n ? solve_rrset(s, n, DNS_T_NSEC) : NULL;
 	if (rs)
-		solve_proof(s, img_name_wire(s->img, n), n->name_len, rs);
+		solve_proof(s, solve_wire(s, n), n->name_len, rs);
 }
 
-/* The NSEC3 RRset at NSEC3[idx]. */
+/* The NSEC3 RRset at the base's NSEC3[idx], or the delta's record of the same hash. */
 static void put_nsec3(struct solve *s, uint32_t idx)
 {
+	const struct img *img = s->img, *d = s->delta;
 	const struct img_nsec3 *e;
 
-	if (idx >= s->img->nsec3_count)
+	if (idx >= img->nsec3_count)
 		return;
-	e = &s->img->nsec3[idx];
-	solve_proof(s, s->img->base + e->owner_off, e->owner_len, &s->img->rrsets[e->rrset]);
+	e = &img->nsec3[idx];
+	if (d && d->nsec3_count) {
+		uint32_t j = nsec3_find(d->nsec3, d->nsec3_count, e->hash);
+		if (memcmp(d->nsec3[j].hash, e->hash, NSEC3_HASH_LEN) == 0) {
+			e = &d->nsec3[j];
+			img = d;
+		}
+	}
+	solve_proof(s, img->base + e->owner_off, e->owner_len, &img->rrsets[e->rrset]);
 }
 
 /*
@@ -61,11 +79,11 @@ static void put_next_closer(struct solve *s, const struct img_name *ce)
  */
 static void put_nsec3_optout(struct solve *s, const struct img_name *n)
 {
-	const struct img_name *nc = n, *p = img_name_at(s->img, n->parent);
+	const struct img_name *nc = n, *p = solve_parent(s, n);
 
 	while (p && (p->flags & IMG_NAME_NSEC3_COVERED)) {
 		nc = p;
-		p = img_name_at(s->img, p->parent);
+		p = solve_parent(s, p);
 	}
 	if (p)
 		put_nsec3(s, p->denial);

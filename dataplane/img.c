@@ -21,7 +21,7 @@
 #define RRSIG_FIXED	18	/* type covered .. key tag: the least an RRSIG rdata holds */
 #define NAME_FLAGS	(IMG_NAME_APEX | IMG_NAME_DELEG | IMG_NAME_UNDER_CUT | \
 			 IMG_NAME_WILDCARD | IMG_NAME_ENT | IMG_NAME_CNAME | \
-			 IMG_NAME_NSEC3_COVERED)
+			 IMG_NAME_NSEC3_COVERED | IMG_NAME_TOMBSTONE)
 
 /* Verification state: the image, where the error text goes, and the checked sections. */
 struct vctx {
@@ -33,6 +33,7 @@ struct vctx {
 	const struct img_rrset *rrsets;
 	const struct img_nsec3 *nsec3;
 	uint32_t nsec3_count;
+	int delta;			/* a delta image (IMG_MAGIC_DELTA) */
 	uint64_t data_lo, data_hi;	/* DATA section [lo, hi) */
 	uint64_t pre_lo, pre_hi;	/* PREBUILT section [lo, hi) */
 	uint64_t rdata_end;		/* end of the previous RRset's rdata run */
@@ -85,7 +86,8 @@ static int check_header(struct vctx *v)
 {
 	const struct img_header *h = v->h;
 
-	if (memcmp(h->magic, IMG_MAGIC, sizeof(h->magic)) != 0)
+	v->delta = memcmp(h->magic, IMG_MAGIC_DELTA, sizeof(h->magic)) == 0;
+	if (!v->delta && memcmp(h->magic, IMG_MAGIC, sizeof(h->magic)) != 0)
 		return vfail(v, PHAROS_EMAGIC, "bad magic (not a Pharos zone image)");
 	if (h->version != IMG_VERSION)
 		return vfail(v, PHAROS_EVERSION, "image version %u, this reader knows %u",
@@ -104,6 +106,8 @@ static int check_header(struct vctx *v)
 			     h->checksum, crc);
 	if (h->denial > IMG_DENIAL_NSEC3)
 		return vfail(v, PHAROS_EVERSION, "unknown denial type %u in the header", h->denial);
+	if (!v->delta && (h->base_serial || h->base_checksum))
+		return vfail(v, PHAROS_ERANGE, "a full image with a base serial or checksum set");
 	return 0;
 }
 
@@ -116,8 +120,6 @@ static int check_section(struct vctx *v, int s)
 		return 0;
 	if (e->len == 0)
 		return vfail(v, PHAROS_ERANGE, "section %d is empty but has offset %u", s, e->off);
-	if (s > IMG_SEC_NSEC3PARAM)
-		return vfail(v, PHAROS_ERANGE, "section %d is unused and must be empty", s);
 	if (e->off % IMG_ALIGN || e->off < sizeof(struct img_header) ||
 	    !in_range(e->off, e->len, 0, v->size))
 		return vfail(v, PHAROS_ERANGE, "section %d [%u, +%u) misaligned or outside "
@@ -190,7 +192,8 @@ static int check_nsec3_lengths(struct vctx *v)
 	if (h->denial != IMG_DENIAL_NSEC3)
 		return n3 || pl ? vfail(v, PHAROS_ERANGE, "NSEC3 or NSEC3PARAM section present "
 					"in a zone with denial %s", denial_names[h->denial]) : 0;
-	if (n3 == 0 || n3 % sizeof(struct img_nsec3))
+	/* a delta holds the chain's records that changed, maybe none */
+	if ((n3 == 0 && !v->delta) || n3 % sizeof(struct img_nsec3))
 		return vfail(v, PHAROS_ESIZE, "NSEC3 is %u bytes: not a positive multiple of %zu",
 			     n3, sizeof(struct img_nsec3));
 	if (pl != sizeof(struct img_nsec3param))
@@ -284,6 +287,36 @@ static int check_name_wire(struct vctx *v, uint32_t i)
 	if (wild != !!(n->flags & IMG_NAME_WILDCARD))
 		return vfail(v, PHAROS_ERANGE, "%s: WILDCARD flag wrong",
 			     name_desc(v, i, d, sizeof(d)));
+	if ((n->flags & IMG_NAME_TOMBSTONE) &&
+	    (!v->delta || i == 0 || (n->flags & ~(IMG_NAME_TOMBSTONE | IMG_NAME_WILDCARD)) ||
+	     n->rrset_count || n->rrset_first))
+		return vfail(v, PHAROS_ERANGE, "%s: a tombstone must be a name of a delta below "
+			     "the apex, with no RRsets and no other flag",
+			     name_desc(v, i, d, sizeof(d)));
+	if (v->delta && (n->parent != IMG_NONE || n->wildcard != IMG_NONE))
+		return vfail(v, PHAROS_ERANGE, "%s: parent and wildcard must be none in a delta",
+			     name_desc(v, i, d, sizeof(d)));
+	return 0;
+}
+
+/*
+ * A delta's name below its apex: strictly below it and after the previous name in
+ * canonical order. Parents are in the base or the delta: img_delta_check() looks at
+ * UNDER_CUT against them when the delta is put over its base.
+ */
+static int check_delta_tree(struct vctx *v, uint32_t i)
+{
+	const struct img_name *n = &v->names[i], *apex = &v->names[0];
+	const uint8_t *w = v->base + n->name_off;
+	char d[DNAME_TXT_MAX + 32];
+
+	if (n->name_len <= apex->name_len ||
+	    !dname_is_sub(w, n->name_len, v->base + apex->name_off, apex->name_len))
+		return vfail(v, PHAROS_ERANGE, "%s: not below the apex",
+			     name_desc(v, i, d, sizeof(d)));
+	if (dname_canon_cmp(v->base + v->names[i - 1].name_off, w) >= 0)
+		return vfail(v, PHAROS_ERANGE, "%s: not after name #%u in canonical order",
+			     name_desc(v, i, d, sizeof(d)), i - 1);
 	return 0;
 }
 
@@ -301,6 +334,8 @@ static int check_name_tree(struct vctx *v, uint32_t i)
 	if (n->flags & IMG_NAME_APEX)
 		return vfail(v, PHAROS_ERANGE, "%s: APEX flag below the apex",
 			     name_desc(v, i, d, sizeof(d)));
+	if (v->delta)
+		return check_delta_tree(v, i);
 	if (n->parent >= i)
 		return vfail(v, PHAROS_ERANGE, "%s: parent index %u out of range",
 			     name_desc(v, i, d, sizeof(d)), n->parent);
@@ -447,7 +482,8 @@ static int check_name_sets(struct vctx *v, uint32_t i, uint32_t *cursor)
 	char d[DNAME_TXT_MAX + 32];
 	int ns = 0, cname = 0, rc;
 
-	if (!!(n->flags & IMG_NAME_ENT) != (n->rrset_count == 0))
+	if (!(n->flags & IMG_NAME_TOMBSTONE) &&
+	    !!(n->flags & IMG_NAME_ENT) != (n->rrset_count == 0))
 		return vfail(v, PHAROS_ERANGE, "%s: ENT flag does not match %u RRsets",
 			     name_desc(v, i, d, sizeof(d)), n->rrset_count);
 	if (n->rrset_count == 0)
@@ -619,6 +655,11 @@ static int check_denial(struct vctx *v)
 			return vfail(v, PHAROS_ERANGE, "%s: denial %u or wild_denial %u set in an "
 				     "unsigned zone or below a cut", name_desc(v, i, d, sizeof(d)),
 				     n->denial, n->wild_denial);
+		if (v->delta && n->flags & IMG_NAME_TOMBSTONE && v->h->denial != IMG_DENIAL_NONE)
+			return vfail(v, PHAROS_ERANGE, "%s: a tombstone in the delta of a signed "
+				     "zone", name_desc(v, i, d, sizeof(d)));
+		if (v->delta)
+			continue;	/* indexes into the base: img_delta_check() */
 		if (!none && (!denial_ok(v, n->denial, 0) || !denial_ok(v, n->wild_denial, 1)))
 			return vfail(v, PHAROS_ERANGE, "%s: denial %u or wild_denial %u is not %s",
 				     name_desc(v, i, d, sizeof(d)), n->denial, n->wild_denial,
@@ -848,4 +889,207 @@ const struct img_rrset *img_rrset(const struct img *img, const struct img_name *
 		if (rs->type == type)
 			return rs;
 	return NULL;
+}
+
+/* ---------------- walking the records ---------------- */
+
+/* count x { u16 rdlen, rdata } at p, all with one owner, type and TTL. */
+static int img_run(struct img_rr *rr, const uint8_t *p, uint16_t count, img_rr_fn fn, void *ctx)
+{
+	int rc;
+
+	for (uint16_t k = 0; k < count; k++) {
+		rr->rdlen = get16(p);
+		rr->rdata = p + 2;
+		if ((rc = fn(ctx, rr)) < 0)
+			return rc;
+		p += 2 + (size_t)rr->rdlen;
+	}
+	return 0;
+}
+
+/* TTL of the RRSIG at file offset off covering type: its RRset's sig_ttl, else the set's. */
+static uint32_t img_sig_ttl(const struct img *img, const struct img_name *n,
+			    const struct img_rrset *sigs, size_t off, uint16_t covered)
+{
+	const struct img_rrset *rs = img_rrset(img, n, covered);
+
+	if (rs && rs->sig_count && off >= rs->sig_off && off < (size_t)rs->sig_off + rs->sig_len)
+		return rs->sig_ttl;
+	return sigs->ttl;
+}
+
+int img_name_rrs(const struct img *img, const struct img_name *n, img_rr_fn fn, void *ctx)
+{
+	struct img_rr rr = { .owner = img_name_wire(img, n), .owner_len = n->name_len };
+	int rc;
+
+	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
+		const struct img_rrset *rs = &img->rrsets[j];
+		const uint8_t *p = img_rdata(img, rs);
+		rr.type = rs->type;
+		rr.ttl = rs->ttl;
+		if (rs->type != DNS_T_RRSIG) {
+			if ((rc = img_run(&rr, p, rs->count, fn, ctx)) < 0)
+				return rc;
+			continue;
+		}
+		for (uint16_t k = 0; k < rs->count; k++) {
+			rr.rdlen = get16(p);
+			rr.rdata = p + 2;
+			rr.ttl = img_sig_ttl(img, n, rs, (size_t)(p - img->base),
+					     rr.rdlen >= 2 ? get16(p + 2) : 0);
+			if ((rc = fn(ctx, &rr)) < 0)
+				return rc;
+			p += 2 + (size_t)rr.rdlen;
+		}
+	}
+	return 0;
+}
+
+int img_chain_rr(const struct img *img, uint32_t idx, img_rr_fn fn, void *ctx)
+{
+	const struct img_nsec3 *e = img_nsec3_at(img, idx);
+	struct img_rr rr;
+	int rc;
+
+	if (!e)
+		return 0;
+	const struct img_rrset *rs = &img->rrsets[e->rrset];
+	rr.owner = img->base + e->owner_off;
+	rr.owner_len = e->owner_len;
+	rr.type = rs->type;
+	rr.ttl = rs->ttl;
+	if ((rc = img_run(&rr, img_rdata(img, rs), rs->count, fn, ctx)) < 0)
+		return rc;
+	rr.type = DNS_T_RRSIG;
+	rr.ttl = rs->sig_ttl;
+	return img_run(&rr, img_sigs(img, rs), rs->sig_count, fn, ctx);
+}
+
+/* ---------------- a delta over its base ---------------- */
+
+/* Name w of base + delta: the delta's entry first (NULL for a tombstone), then the base's. */
+static const struct img_name *img_find2(const struct img *base, const struct img *delta,
+					const uint8_t *w, size_t len)
+{
+	uint32_t h = img_hash(w, len);
+	const struct img_name *n = img_find(delta, w, len, h);
+
+	if (n)
+		return (n->flags & IMG_NAME_TOMBSTONE) ? NULL : n;
+	return img_find(base, w, len, h);
+}
+
+/* The image of a name entry of base + delta. */
+static const struct img *img_of2(const struct img *base, const struct img *delta,
+				 const struct img_name *n)
+{
+	uintptr_t p = (uintptr_t)n, lo = (uintptr_t)delta->names;
+
+	return p >= lo && p < lo + delta->name_count * sizeof(*n) ? delta : base;
+}
+
+/* A denial index of a signed delta: into the base's NAMES (a name with an NSEC) or chain. */
+static int delta_denial_ok(const struct img *base, const struct img *delta, uint32_t idx,
+			   int optional)
+{
+	const struct img_name *n;
+
+	if (idx == IMG_NONE)
+		return optional;
+	if (base->denial == IMG_DENIAL_NSEC3)
+		return idx < base->nsec3_count;
+	if (idx >= base->name_count)
+		return 0;
+	n = &base->names[idx];
+	n = img_find2(base, delta, img_name_wire(base, n), n->name_len);
+	return n && img_rrset(img_of2(base, delta, n), n, DNS_T_NSEC) != NULL;
+}
+
+/*
+ * A signed zone's delta changes no name and no hash of the chain (doc/zone-image.md):
+ * its names' denial indexes point into the base (checked here: in range, of the right
+ * kind through base + delta), and each of its NSEC3 records replaces one of the base's.
+ */
+static int img_delta_check_signed(const struct img *base, const struct img *delta, char *err,
+				  size_t errlen)
+{
+	char txt[DNAME_TXT_MAX];
+
+	if (base->denial == IMG_DENIAL_NONE)
+		return 0;
+	for (uint32_t i = 0; i < delta->nsec3_count; i++) {
+		const uint8_t *h = delta->nsec3[i].hash;
+		uint32_t j = nsec3_find(base->nsec3, base->nsec3_count, h);
+		if (memcmp(base->nsec3[j].hash, h, NSEC3_HASH_LEN) != 0) {
+			snprintf(err, errlen, "NSEC3 #%u of the delta replaces no record of the "
+				 "base's chain", i);
+			return PHAROS_EZONE;
+		}
+	}
+	for (uint32_t i = 0; i < delta->name_count; i++) {
+		const struct img_name *n = &delta->names[i];
+		if (n->flags & IMG_NAME_UNDER_CUT)
+			continue;	/* IMG_NONE: img_verify checked */
+		if (!delta_denial_ok(base, delta, n->denial, 0) ||
+		    !delta_denial_ok(base, delta, n->wild_denial, 1)) {
+			dname_to_text(img_name_wire(delta, n), txt, sizeof(txt));
+			snprintf(err, errlen, "name #%u (%s): denial %u or wild_denial %u is not "
+				 "%s of the base", i, txt, n->denial, n->wild_denial,
+				 base->denial == IMG_DENIAL_NSEC ? "a name with an NSEC" :
+				 "an NSEC3 record");
+			return PHAROS_EZONE;
+		}
+	}
+	return 0;
+}
+
+int img_delta_check(const struct img *base, const struct img *delta, char *err,
+		    size_t errlen)
+{
+	const struct img_header *bh = base->hdr, *dh = delta->hdr;
+	char txt[DNAME_TXT_MAX];
+
+	if (img_is_delta(base) || !img_is_delta(delta)) {
+		snprintf(err, errlen, "not a full image and a delta image");
+		return PHAROS_EZONE;
+	}
+	if (base->origin_len != delta->origin_len ||
+	    memcmp(base->origin, delta->origin, base->origin_len) != 0) {
+		dname_to_text(delta->origin, txt, sizeof(txt));
+		snprintf(err, errlen, "the delta is for zone %s", txt);
+		return PHAROS_EZONE;
+	}
+	if (dh->base_serial != bh->serial || dh->base_checksum != bh->checksum) {
+		snprintf(err, errlen, "the delta applies to base serial %u (checksum 0x%08x), "
+			 "the base is serial %u (checksum 0x%08x)", dh->base_serial,
+			 dh->base_checksum, bh->serial, bh->checksum);
+		return PHAROS_EZONE;
+	}
+	if (bh->denial != dh->denial || (bh->denial == IMG_DENIAL_NSEC3 &&
+	    memcmp(base->nsec3param, delta->nsec3param, sizeof(*base->nsec3param)) != 0)) {
+		snprintf(err, errlen, "the delta's denial (%u) or NSEC3 parameters differ from "
+			 "the base's (%u)", dh->denial, bh->denial);
+		return PHAROS_EZONE;
+	}
+	if (img_delta_check_signed(base, delta, err, errlen) < 0)
+		return PHAROS_EZONE;
+	for (uint32_t i = 1; i < delta->name_count; i++) {
+		const struct img_name *n = &delta->names[i], *p;
+		const uint8_t *w = img_name_wire(delta, n);
+		size_t skip = 1 + (size_t)w[0];
+
+		if (n->flags & IMG_NAME_TOMBSTONE)
+			continue;
+		p = img_find2(base, delta, w + skip, n->name_len - skip);
+		if (!p || !!(p->flags & (IMG_NAME_DELEG | IMG_NAME_UNDER_CUT)) !=
+			  !!(n->flags & IMG_NAME_UNDER_CUT)) {
+			dname_to_text(w, txt, sizeof(txt));
+			snprintf(err, errlen, "name #%u (%s): %s", i, txt, p ? "UNDER_CUT flag "
+				 "wrong" : "its parent is not in the zone");
+			return PHAROS_EZONE;
+		}
+	}
+	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 #include "pharos/image.h"
 
 /* A verified image. All pointers point into the mapping; nothing here is writable. */
@@ -25,6 +26,7 @@ struct img {
 	uint8_t origin_len;
 	uint8_t origin_labels;
 	int owned;			/* 1: munmap/free base on close */
+	uint32_t refs;			/* zones of snapshots using it (snapshot.c, mgmt only) */
 };
 
 /*
@@ -40,6 +42,23 @@ int img_open_file(const char *path, struct img **out, char *err, size_t errlen);
 /* Wrap a verified buffer; with own = 1, img_close() frees it with free(). */
 int img_open_mem(const uint8_t *base, size_t size, int own, struct img **out, char *err,
 		 size_t errlen);
+
+/* 1 for a delta image (IMG_MAGIC_DELTA), 0 for a full one. */
+static inline int img_is_delta(const struct img *img)
+{
+	return memcmp(img->hdr->magic, IMG_MAGIC_DELTA, sizeof(img->hdr->magic)) == 0;
+}
+
+/*
+ * May delta (verified, a delta image) be served over base (verified, a full image)? Same
+ * origin, delta made for exactly this base (serial and checksum), same denial type and
+ * NSEC3 parameters, every name of the delta placed right against base + delta (its
+ * parent exists, UNDER_CUT as the parent says), and in a signed zone its denial indexes
+ * (into the base) in range and of the right kind, its NSEC3 records replacing records of
+ * the base's chain. O(names of the delta). 0 or PHAROS_EZONE with err set.
+ */
+int img_delta_check(const struct img *base, const struct img *delta, char *err,
+		    size_t errlen);
 
 /* Unmap / free. NULL is fine. */
 void img_close(struct img *img);
@@ -66,6 +85,29 @@ static inline const uint8_t *img_rdata(const struct img *img, const struct img_r
 {
 	return img->base + rs->rdata_off;
 }
+
+/* One RR of an image, as img_name_rrs() / img_chain_rr() hand it out (pointers into the image). */
+struct img_rr {
+	const uint8_t *owner;	/* lowercased wire name */
+	uint8_t owner_len;
+	uint16_t type;
+	uint32_t ttl;		/* an RRSIG carries the sig_ttl of the RRset it covers */
+	const uint8_t *rdata;
+	uint16_t rdlen;
+};
+
+/* Called once per RR; a negative return stops the walk and is returned by it. */
+typedef int (*img_rr_fn)(void *ctx, const struct img_rr *rr);
+
+/*
+ * Every RR of name n of a verified image, RRsets in type order. Each RRSIG gets the TTL of
+ * the signatures of the RRset it covers (one that covers none: the RRSIG RRset's TTL), so
+ * that compiling the RRs again gives the same image. Returns 0 or what fn returned.
+ */
+int img_name_rrs(const struct img *img, const struct img_name *n, img_rr_fn fn, void *ctx);
+
+/* The NSEC3 record idx of the chain and then the RRSIGs covering it. 0 or fn's error. */
+int img_chain_rr(const struct img *img, uint32_t idx, img_rr_fn fn, void *ctx);
 
 /* RRSIGs covering rs: rs->sig_count x { u16 rdlen, rdata } (none when sig_count is 0). */
 static inline const uint8_t *img_sigs(const struct img *img, const struct img_rrset *rs)

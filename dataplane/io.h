@@ -33,6 +33,17 @@ struct io_pkt {
 	uint16_t slot;		/* backend's buffer index (frame, mbuf, iovec) */
 };
 
+/*
+ * Where a received packet came from and went to: enough to answer it later, from another
+ * thread (a relayed NOTIFY, dataplane/relay.h). Filled by io_ops.peer.
+ */
+struct io_peer {
+	struct sockaddr_storage src;	/* the sender's address and port */
+	struct sockaddr_storage dst;	/* our address and port it was sent to */
+	uint32_t ifindex;		/* interface it came in on (IPv6 pktinfo), 0 = any */
+	uint16_t port;			/* backend's socket index (io_pkt.port) */
+};
+
 /* Backend counters of one queue, written by its worker only, read (relaxed) by anyone. */
 struct io_stats {
 	uint64_t rx_calls;	/* receive syscalls / ring polls */
@@ -85,6 +96,22 @@ struct io_ops {
 	 * RCU-offline around this call. NULL for busy-polling backends (DPDK).
 	 */
 	void (*wait)(struct io_queue *q, int timeout_ms);
+
+	/*
+	 * Where packet p (of the current batch, not yet handed back) came from and went
+	 * to. Worker only. Returns 0 or a negative pharos_err. NULL: the backend cannot
+	 * answer later, and NOTIFY is answered in place as when nobody subscribed.
+	 */
+	int (*peer)(struct io_queue *q, const struct io_pkt *p, struct io_peer *out);
+
+	/*
+	 * Send buf[0..len) to peer->src from peer->dst, on the socket the packet came in
+	 * on. Unlike every other op this is called by the management thread while the
+	 * worker runs, so it must be thread-safe and non-blocking (sendmsg on a kernel UDP
+	 * socket is). Returns 0 or PHAROS_EIO. NULL when peer is NULL.
+	 */
+	int (*send_to_peer)(struct io_queue *q, const struct io_peer *peer, const uint8_t *buf,
+			    size_t len);
 
 	/* Copy the queue's counters (safe from any thread). */
 	void (*stats)(const struct io_queue *q, struct io_stats *out);

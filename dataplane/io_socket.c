@@ -25,6 +25,7 @@ struct io_queue {
 	unsigned next;				/* socket the next rx_burst starts with */
 	int fd[IO_ADDR_MAX];
 	uint8_t pktinfo[IO_ADDR_MAX];		/* wildcard bind: answer from the query's dst */
+	struct sockaddr_storage local[IO_ADDR_MAX];	/* what each socket is bound to */
 	struct pollfd pfd[IO_ADDR_MAX];
 	struct mmsghdr rx[IO_BURST];
 	struct mmsghdr tx[IO_BURST];
@@ -121,6 +122,9 @@ static int sock_init(const struct io_conf *conf, unsigned worker, struct io_queu
 		}
 		q->nfd++;
 		q->pktinfo[i] = (uint8_t)conf->addrs[i].wildcard;
+		socklen_t llen = sizeof(q->local[i]);
+		if (getsockname(q->fd[i], (struct sockaddr *)&q->local[i], &llen) < 0)
+			memcpy(&q->local[i], &conf->addrs[i].ss, conf->addrs[i].len);
 		q->pfd[i].fd = q->fd[i];
 		q->pfd[i].events = POLLIN;
 	}
@@ -253,6 +257,89 @@ static void sock_release(struct io_queue *q, struct io_pkt *pkts, unsigned n)
 	(void)n;
 }
 
+/* The query's destination from its IP_PKTINFO / IPV6_PKTINFO (wildcard sockets). */
+static void sock_peer_dst(const struct io_queue *q, unsigned slot, struct io_peer *out)
+{
+	const struct msghdr *h = &q->rx[slot].msg_hdr;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL;
+	     c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    out->dst.ss_family == AF_INET) {
+			const struct in_pktinfo *pi = (const void *)CMSG_DATA(c);
+
+			((struct sockaddr_in *)&out->dst)->sin_addr = pi->ipi_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   out->dst.ss_family == AF_INET6) {
+			const struct in6_pktinfo *pi = (const void *)CMSG_DATA(c);
+
+			((struct sockaddr_in6 *)&out->dst)->sin6_addr = pi->ipi6_addr;
+			out->ifindex = (uint32_t)pi->ipi6_ifindex;
+		}
+	}
+}
+
+static int sock_peer(struct io_queue *q, const struct io_pkt *p, struct io_peer *out)
+{
+	if (p->port >= q->nfd || p->slot >= IO_BURST)
+		return PHAROS_EINVAL;
+	memset(out, 0, sizeof(*out));
+	memcpy(&out->src, &q->peer[p->slot], sizeof(out->src));
+	out->dst = q->local[p->port];	/* its port, and the address unless wildcard */
+	out->port = p->port;
+	if (q->pktinfo[p->port])
+		sock_peer_dst(q, p->slot, out);
+	return 0;
+}
+
+/* Thread-safe: one sendmsg on the worker's socket, nothing of the queue is written. */
+static int sock_send_to_peer(struct io_queue *q, const struct io_peer *peer, const uint8_t *buf,
+			     size_t len)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[IO_CTL_SIZE];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr h = { .msg_name = (void *)&peer->src, .msg_iov = &iov, .msg_iovlen = 1 };
+	int v6 = peer->src.ss_family == AF_INET6;
+
+	if (peer->port >= q->nfd || q->local[peer->port].ss_family != peer->src.ss_family)
+		return PHAROS_EINVAL;
+	h.msg_namelen = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (q->pktinfo[peer->port]) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof(ctl));
+		h.msg_control = ctl.b;
+		h.msg_controllen = v6 ? CMSG_SPACE(sizeof(struct in6_pktinfo)) :
+					CMSG_SPACE(sizeof(struct in_pktinfo));
+		c = CMSG_FIRSTHDR(&h);
+		if (v6) {
+			struct in6_pktinfo pi = {
+				.ipi6_addr = ((const struct sockaddr_in6 *)&peer->dst)->sin6_addr,
+				.ipi6_ifindex = peer->ifindex,
+			};
+
+			c->cmsg_level = IPPROTO_IPV6;
+			c->cmsg_type = IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		} else {
+			struct in_pktinfo pi = {
+				.ipi_spec_dst = ((const struct sockaddr_in *)&peer->dst)->sin_addr,
+			};
+
+			c->cmsg_level = IPPROTO_IP;
+			c->cmsg_type = IP_PKTINFO;
+			c->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		}
+	}
+	return sendmsg(q->fd[peer->port], &h, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len ?
+	       0 : PHAROS_EIO;
+}
+
 static void sock_wait(struct io_queue *q, int timeout_ms)
 {
 	(void)poll(q->pfd, q->nfd, timeout_ms);	/* EINTR: the loop looks at quit */
@@ -273,6 +360,8 @@ const struct io_ops io_socket_ops = {
 	.tx_burst = sock_tx_burst,
 	.release = sock_release,
 	.wait = sock_wait,
+	.peer = sock_peer,
+	.send_to_peer = sock_send_to_peer,
 	.stats = sock_stats,
 	.fini = sock_fini,
 };

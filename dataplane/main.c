@@ -310,6 +310,7 @@ static int dp_run(const struct opts *o)
 	m.workers = w;
 	m.nworkers = nw;
 	m.tcp = tcp_stats(tcp);
+	tcp_relay_rings(tcp, &m.tcp_up, &m.tcp_down);
 	if (threads_start(w, nw, tcp, &m) < 0)
 		goto fail;
 	while (!worker_quit)

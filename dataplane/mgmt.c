@@ -1,4 +1,4 @@
-/* Management thread: IPC from pharos-control (load, unload, status) and snapshot publication. */
+/* Management thread: the IPC from pharos-control, the NOTIFY relay, snapshot publication. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -27,7 +27,9 @@ union mgmt_msg {
 	struct ipc_load load;
 	struct ipc_unload unload;
 	struct ipc_status status;
-	uint8_t raw[2 * sizeof(struct ipc_load)];
+	struct ipc_expire expire;
+	struct ipc_notify_answer answer;
+	uint8_t raw[2 * sizeof(struct ipc_notify_answer)];
 };
 
 /* Reply text; long names and paths are cut, which is fine for a human-readable line. */
@@ -48,6 +50,7 @@ static void mgmt_drop(struct mgmt *m, unsigned ci, const char *why)
 		return;
 	close(m->cfd[ci]);
 	m->cfd[ci] = -1;
+	relay_peer_gone(&m->relay, ci);
 	log_msg("control connection closed (%s); still serving %u zones", why,
 		mgmt_snap ? mgmt_snap->count : 0);
 }
@@ -92,12 +95,21 @@ void mgmt_publish(struct snapshot *next)
 
 int mgmt_serve(struct img *img, const char *path)
 {
-	struct snap_zone *z = snap_zone_new(img, path);
+	const struct snap_zone *old;
+	struct snap_zone *z;
 	struct snapshot *next;
 	int rc;
 
+	if (img_is_delta(img)) {
+		img_close(img);
+		return PHAROS_EZONE;	/* a delta serves only over a base: mgmt_serve_delta */
+	}
+	z = snap_zone_new(img, path);
 	if (z == NULL)
 		return PHAROS_ENOMEM;	/* snap_zone_new closed img */
+	old = snap_find(mgmt_snap, z->origin, z->origin_len);
+	if (old != NULL && old->origin_len == z->origin_len)
+		z->flags = old->flags;	/* expired belongs to the zone, not to an image */
 	rc = snap_with(mgmt_snap, z, &next);
 	if (rc < 0) {
 		snap_zone_free(z);
@@ -113,6 +125,79 @@ static const struct snap_zone *mgmt_zone(const uint8_t *origin, size_t len)
 	const struct snap_zone *z = snap_find(mgmt_snap, origin, len);
 
 	return z && z->origin_len == len ? z : NULL;
+}
+
+int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errlen)
+{
+	const struct snap_zone *cur = mgmt_zone(delta->origin, delta->origin_len);
+	struct snap_zone *z;
+	struct snapshot *next;
+	int rc;
+
+	if (cur == NULL) {
+		snprintf(err, errlen, "a delta image, but no base image of the zone is served");
+		img_close(delta);
+		return PHAROS_EZONE;
+	}
+	if ((rc = img_delta_check(cur->img, delta, err, errlen)) < 0) {
+		img_close(delta);
+		return rc;
+	}
+	z = snap_zone_delta(cur, delta, path);
+	if (z == NULL) {
+		snprintf(err, errlen, "%s", pharos_strerror(PHAROS_ENOMEM));
+		return PHAROS_ENOMEM;	/* snap_zone_delta closed delta */
+	}
+	rc = snap_with(mgmt_snap, z, &next);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", pharos_strerror(rc));
+		snap_zone_free(z);
+		return rc;
+	}
+	mgmt_publish(next);
+	return 0;
+}
+
+/* LOAD of a delta image: over the zone's current base, replacing any previous delta. */
+static int mgmt_load_delta(struct img *delta, const char *path, const char *name, char *text,
+			   size_t cap)
+{
+	const struct snap_zone *old = mgmt_zone(delta->origin, delta->origin_len);
+	uint32_t old_serial = old ? mgmt_zone_serial(old) : 0, serial = delta->hdr->serial;
+	uint32_t names = delta->name_count, base = delta->hdr->base_serial;
+	char err[IPC_MSG_MAX] = "";
+	int rc = mgmt_serve_delta(delta, path, err, sizeof(err));
+
+	if (rc < 0) {
+		mgmt_textf(text, cap, "%s: %s: %s", name, path, err);
+		return rc;
+	}
+	mgmt_textf(text, cap, "loaded %s serial %u (delta of %u names over base serial %u), "
+		   "replaced serial %u", name, serial, names, base, old_serial);
+	return 0;
+}
+
+int mgmt_set_flags(const uint8_t *origin, size_t len, uint32_t flags)
+{
+	const struct snap_zone *z = mgmt_zone(origin, len);
+	struct snap_zone *v;
+	struct snapshot *next;
+	int rc;
+
+	if (z == NULL)
+		return PHAROS_ENOTFOUND;
+	if (z->flags == flags)
+		return 0;
+	v = snap_zone_flagged(z, flags);
+	if (v == NULL)
+		return PHAROS_ENOMEM;
+	rc = snap_with(mgmt_snap, v, &next);
+	if (rc < 0) {
+		snap_zone_free(v);
+		return rc;
+	}
+	mgmt_publish(next);
+	return 0;
 }
 
 static int mgmt_origin(const char *txt, uint8_t *wire, size_t *len, char *text, size_t cap)
@@ -155,8 +240,10 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 		img_close(img);
 		return PHAROS_EZONE;
 	}
+	if (img_is_delta(img))
+		return mgmt_load_delta(img, req->path, name, text, cap);
 	old = mgmt_zone(origin, olen);
-	uint32_t old_serial = old ? old->img->hdr->serial : 0, serial = img->hdr->serial;
+	uint32_t old_serial = old ? mgmt_zone_serial(old) : 0, serial = img->hdr->serial;
 	uint32_t names = img->name_count;
 	int replaced = old != NULL;
 	rc = mgmt_serve(img, req->path);
@@ -195,6 +282,54 @@ static int mgmt_unload(const struct ipc_unload *req, char *text, size_t cap)
 	return 0;
 }
 
+static int mgmt_expire(const struct ipc_expire *req, char *text, size_t cap)
+{
+	uint8_t origin[DNAME_MAX];
+	char name[DNAME_TXT_MAX];
+	size_t olen;
+	int rc;
+
+	if ((rc = mgmt_origin(req->origin, origin, &olen, text, cap)) < 0)
+		return rc;
+	dname_to_text(origin, name, sizeof(name));
+	if (req->expired > 1) {
+		mgmt_textf(text, cap, "%s: expired must be 0 or 1, not %u", name, req->expired);
+		return PHAROS_EINVAL;
+	}
+	rc = mgmt_set_flags(origin, olen, req->expired ? SNAP_ZONE_EXPIRED : 0);
+	if (rc < 0) {
+		mgmt_textf(text, cap, "%s: %s", name,
+			 rc == PHAROS_ENOTFOUND ? "zone not loaded" : pharos_strerror(rc));
+		return rc;
+	}
+	mgmt_textf(text, cap, "%s: %s", name, req->expired ? "expired" : "serving again");
+	return 0;
+}
+
+static int mgmt_subscribe(struct mgmt *m, unsigned ci, char *text, size_t cap)
+{
+	int took = relay_subscribe(&m->relay, ci);
+
+	mgmt_textf(text, cap, "subscribed to NOTIFY%s",
+		   took ? ", taking over from another connection" : "");
+	return 0;
+}
+
+/* Answers our IPC_NOTIFY: never replied to, even when malformed (then only logged). */
+static void mgmt_notify_answer(struct mgmt *m, const union mgmt_msg *msg, size_t n)
+{
+	const struct ipc_notify_answer *a = &msg->answer;
+
+	if (msg->h.version != IPC_VERSION || n != sizeof(*a) || msg->h.len != n ||
+	    a->len < DNS_HDR_LEN || a->len > IPC_NOTIFY_MAX) {
+		log_msg("control: NOTIFY answer of %zu bytes (header says %u, expected %zu), "
+			"message length %u: ignored", n, msg->h.len, sizeof(*a),
+			n == sizeof(*a) ? a->len : 0);
+		return;
+	}
+	relay_answer(&m->relay, a, relay_now_ms());
+}
+
 static int mgmt_send_zone(struct mgmt *m, unsigned ci, const struct snap_zone *z, uint32_t seq)
 {
 	struct ipc_zone_info zi;
@@ -202,9 +337,11 @@ static int mgmt_send_zone(struct mgmt *m, unsigned ci, const struct snap_zone *z
 	memset(&zi, 0, sizeof(zi));
 	dname_to_text(z->origin, zi.origin, sizeof(zi.origin));
 	snprintf(zi.path, sizeof(zi.path), "%s", z->path);
-	zi.serial = z->img->hdr->serial;
+	zi.serial = mgmt_zone_serial(z);
 	zi.names = z->img->name_count;
 	zi.rrsets = z->img->rrset_count;
+	zi.flags = (z->flags & SNAP_ZONE_EXPIRED) ? IPC_ZONE_EXPIRED : 0;
+	zi.flags |= z->delta ? IPC_ZONE_DELTA : 0;
 	zi.image_size = z->img->size;
 	zi.loaded_at = z->loaded_at;
 	return mgmt_send(m, ci, &zi, IPC_ZONE_INFO, sizeof(zi), seq);
@@ -231,6 +368,10 @@ static int mgmt_send_worker(struct mgmt *m, unsigned ci, unsigned idx, int cpu,
 	wi.servfail = s.servfail;
 	wi.notimp = s.notimp;
 	wi.truncated = s.truncated;
+	wi.notify_relayed = s.notify_relayed;
+	wi.notify_answered = m->relay.answered ? m->relay.answered[idx] : 0;
+	wi.notify_dropped = s.notify_lost + (m->relay.dropped ? m->relay.dropped[idx] : 0);
+	wi.expired = s.expired;
 	return mgmt_send(m, ci, &wi, IPC_WORKER_INFO, sizeof(wi), seq);
 }
 
@@ -257,6 +398,8 @@ static size_t mgmt_request_size(uint32_t kind)
 	case IPC_LOAD: return sizeof(struct ipc_load);
 	case IPC_UNLOAD: return sizeof(struct ipc_unload);
 	case IPC_STATUS: return sizeof(struct ipc_status);
+	case IPC_SUBSCRIBE: return sizeof(struct ipc_subscribe);
+	case IPC_EXPIRE: return sizeof(struct ipc_expire);
 	default: return 0;
 	}
 }
@@ -287,7 +430,8 @@ static int mgmt_check(const union mgmt_msg *msg, size_t n, char *text, size_t ca
 	if ((msg->h.kind == IPC_LOAD &&
 	     (!memchr(msg->load.origin, 0, sizeof(msg->load.origin)) ||
 	      !memchr(msg->load.path, 0, sizeof(msg->load.path)))) ||
-	    (msg->h.kind == IPC_UNLOAD && !memchr(msg->unload.origin, 0, IPC_NAME_MAX))) {
+	    (msg->h.kind == IPC_UNLOAD && !memchr(msg->unload.origin, 0, IPC_NAME_MAX)) ||
+	    (msg->h.kind == IPC_EXPIRE && !memchr(msg->expire.origin, 0, IPC_NAME_MAX))) {
 		mgmt_textf(text, cap, "kind %u: string not NUL-terminated", msg->h.kind);
 		return PHAROS_EPROTO;
 	}
@@ -298,8 +442,13 @@ static void mgmt_handle(struct mgmt *m, unsigned ci, const union mgmt_msg *msg, 
 {
 	char text[IPC_MSG_MAX] = "";
 	uint32_t seq = n >= sizeof(struct ipc_hdr) ? msg->h.seq : 0;
-	int rc = mgmt_check(msg, n, text, sizeof(text));
+	int rc;
 
+	if (n >= sizeof(struct ipc_hdr) && msg->h.kind == IPC_NOTIFY_ANSWER) {
+		mgmt_notify_answer(m, msg, n);
+		return;
+	}
+	rc = mgmt_check(msg, n, text, sizeof(text));
 	if (rc < 0) {
 		log_msg("control: %s", text);
 	} else if (msg->h.kind == IPC_LOAD) {
@@ -308,6 +457,12 @@ static void mgmt_handle(struct mgmt *m, unsigned ci, const union mgmt_msg *msg, 
 	} else if (msg->h.kind == IPC_UNLOAD) {
 		rc = mgmt_unload(&msg->unload, text, sizeof(text));
 		log_msg("%s", text);
+	} else if (msg->h.kind == IPC_EXPIRE) {
+		rc = mgmt_expire(&msg->expire, text, sizeof(text));
+		log_msg("%s", text);
+	} else if (msg->h.kind == IPC_SUBSCRIBE) {
+		rc = mgmt_subscribe(m, ci, text, sizeof(text));
+		log_msg("control connection %u: %s", ci, text);
 	} else {
 		rc = mgmt_status(m, ci, seq, text, sizeof(text));
 	}
@@ -351,17 +506,50 @@ static void mgmt_accept(struct mgmt *m)
 	close(fd);
 }
 
-/* Requests are served one at a time, in the order each peer sent them. */
+/*
+ * relay_pump's way to the subscriber. Never waits: NOTIFYs come from anyone on the network,
+ * so a flood must neither stall this thread nor cost control its connection. A full socket
+ * buffer drops the NOTIFY (its relay times out and is counted as dropped).
+ */
+static int mgmt_send_notify(void *ctx, unsigned ci, struct ipc_notify *n)
+{
+	struct mgmt *m = ctx;
+
+	n->h.kind = IPC_NOTIFY;
+	n->h.len = sizeof(*n);
+	n->h.seq = 0;
+	n->h.version = IPC_VERSION;
+	if (m->cfd[ci] < 0)
+		return PHAROS_EIO;
+	if (send(m->cfd[ci], n, sizeof(*n), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*n))
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return PHAROS_ELIMIT;
+	mgmt_drop(m, ci, strerror(errno));
+	return PHAROS_EIO;
+}
+
+/*
+ * Requests are served one at a time, in the order each peer sent them. NOTIFYs the workers
+ * queued are relayed between requests (the relay's eventfd wakes the poll).
+ */
 static void *mgmt_main(void *arg)
 {
 	struct mgmt *m = arg;
-	struct pollfd p[1 + MGMT_CLIENTS_MAX];
+	struct pollfd p[2 + MGMT_CLIENTS_MAX];
+	const nfds_t np = 2 + MGMT_CLIENTS_MAX;
 
 	while (!worker_quit) {
 		p[0] = (struct pollfd){ .fd = m->lfd, .events = POLLIN };
 		for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
 			p[1 + ci] = (struct pollfd){ .fd = m->cfd[ci], .events = POLLIN };
-		if (poll(p, 1 + MGMT_CLIENTS_MAX, MGMT_POLL_MS) <= 0)
+		p[np - 1] = (struct pollfd){ .fd = m->relay.efd, .events = POLLIN };
+		int ready = poll(p, np, MGMT_POLL_MS);
+		uint64_t now = relay_now_ms();
+
+		relay_pump(&m->relay, now, mgmt_send_notify, m);	/* cheap when empty */
+		relay_tick(&m->relay, now);
+		if (ready <= 0)
 			continue;	/* negative fds are skipped by poll() */
 		for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
 			if (m->cfd[ci] >= 0 && (p[1 + ci].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -413,6 +601,10 @@ int mgmt_open(struct mgmt *m, const char *path, char *err, size_t errlen)
 	m->lfd = -1;
 	for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
 		m->cfd[ci] = -1;
+	if (relay_open(&m->relay) < 0) {	/* before the rings: they wake its eventfd */
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return PHAROS_EIO;
+	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "socket path too long (max %zu bytes)", sizeof(sa.sun_path) - 1);
 		return PHAROS_EINVAL;
@@ -440,8 +632,11 @@ int mgmt_open(struct mgmt *m, const char *path, char *err, size_t errlen)
 
 int mgmt_start(struct mgmt *m)
 {
-	int rc = pthread_create(&m->thread, NULL, mgmt_main, m);
+	int rc = relay_attach(&m->relay, m->workers, m->nworkers, m->tcp_up, m->tcp_down);
 
+	if (rc < 0)
+		return rc;
+	rc = pthread_create(&m->thread, NULL, mgmt_main, m);
 	if (rc != 0) {
 		errno = rc;
 		return PHAROS_EIO;
@@ -469,6 +664,7 @@ void mgmt_close(struct mgmt *m)
 		unlink(m->path);
 	}
 	m->lfd = -1;
+	relay_close(&m->relay);
 	snap_release(mgmt_snap);	/* no reader is left: no grace period needed */
 	mgmt_snap = NULL;
 }

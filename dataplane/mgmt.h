@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sys/un.h>
+#include "relay.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -24,6 +25,8 @@ struct mgmt {
 	const struct worker *workers;		/* for IPC_STATUS */
 	unsigned nworkers;
 	const struct worker_stats *tcp;		/* TCP thread counters, may be NULL */
+	struct relay_ring *tcp_up, *tcp_down;	/* TCP thread's NOTIFY relay rings, may be NULL */
+	struct relay relay;			/* NOTIFY relay state (dataplane/relay.h) */
 	int running;
 	pthread_t thread;
 };
@@ -48,7 +51,31 @@ void mgmt_publish(struct snapshot *next);
  */
 int mgmt_serve(struct img *img, const char *path);
 
-/* Start the management thread (m->workers, nworkers and tcp set by the caller). */
+/*
+ * Serve a verified delta image (ownership taken, closed on failure) over the base its
+ * zone is served from now, replacing any previous delta: only when img_delta_check()
+ * accepts it (err says why not: no such zone, another base...). Same threads as
+ * mgmt_publish(). Returns 0 or a negative pharos_err.
+ */
+int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errlen);
+
+/* Serial a served zone answers with: its delta's, else its image's. */
+static inline uint32_t mgmt_zone_serial(const struct snap_zone *z)
+{
+	return (z->delta ? z->delta : z->img)->hdr->serial;
+}
+
+/*
+ * Set the flags (SNAP_ZONE_*) of the served zone with this origin (lowercased wire) by
+ * publishing a new snapshot. Same threads as mgmt_publish(). Returns 0 (also when the flags
+ * were already so), PHAROS_ENOTFOUND (not served) or PHAROS_ENOMEM.
+ */
+int mgmt_set_flags(const uint8_t *origin, size_t len, uint32_t flags);
+
+/*
+ * Start the management thread (m->workers, nworkers, tcp, tcp_up and tcp_down set by the
+ * caller). Returns 0 or a negative pharos_err.
+ */
 int mgmt_start(struct mgmt *m);
 
 /* Wait for the management thread to stop (after worker_quit was set). */

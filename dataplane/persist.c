@@ -19,6 +19,7 @@ struct persist_cand {
 	struct img *img;
 	struct timespec mtime;
 	char path[1024];
+	struct persist_cand *delta;	/* the best delta over img, or NULL */
 };
 
 /* 1 when serial a is greater than b in RFC 1982 serial arithmetic (SERIAL_BITS = 32). */
@@ -47,11 +48,16 @@ static int persist_better(const struct persist_cand *x, const struct persist_can
 	return persist_newer(&x->mtime, &y->mtime);
 }
 
+static int persist_has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	return n > s && strcmp(name + n - s, suffix) == 0;
+}
+
 static int persist_is_img(const char *name)
 {
-	size_t n = strlen(name);
-
-	return n > 4 && strcmp(name + n - 4, ".img") == 0;
+	return persist_has_suffix(name, ".img");
 }
 
 /* Open and verify dir/name into c; log why when it is refused. 0 or a negative pharos_err. */
@@ -71,6 +77,13 @@ static int persist_open(const char *dir, const char *name, struct persist_cand *
 	}
 	c->mtime = st.st_mtim;
 	rc = img_open_file(c->path, &c->img, err, sizeof(err));
+	if (rc == 0 && img_is_delta(c->img) != persist_has_suffix(name, ".delta")) {
+		snprintf(err, sizeof(err), "a %s image in a file named so",
+			 img_is_delta(c->img) ? "delta" : "full");
+		img_close(c->img);
+		c->img = NULL;
+		rc = PHAROS_EZONE;
+	}
 	if (rc < 0) {
 		if (err[0] == '\0')
 			snprintf(err, sizeof(err), "%s", pharos_strerror(rc));
@@ -112,21 +125,119 @@ static int persist_keep(struct persist_cand **v, size_t *n, struct persist_cand 
 	return 0;
 }
 
+/*
+ * "An already-expired zone stays expired": pharos-control keeps DIR/<stem>.expired while
+ * the zone is expired (doc/ipc.md, IPC_EXPIRE); the zone starts expired when it exists.
+ */
+static void persist_expired(const char *dir, const uint8_t *origin, size_t olen,
+			    const char *name)
+{
+	char path[1200];
+	size_t n = strlen(name);
+	struct stat st;
+	int rc;
+
+	if (n <= 1)		/* the root: "@" */
+		snprintf(path, sizeof(path), "%s/@.expired", dir);
+	else
+		snprintf(path, sizeof(path), "%s/%.*s.expired", dir, (int)(n - 1), name);
+	if (lstat(path, &st) < 0)
+		return;
+	rc = mgmt_set_flags(origin, olen, SNAP_ZONE_EXPIRED);
+	if (rc < 0)
+		log_msg("state dir: %s: cannot mark expired: %s", name, pharos_strerror(rc));
+	else
+		log_msg("%s starts expired (SERVFAIL): %s exists", name, path);
+}
+
+/*
+ * A verified delta: kept for the candidate whose base it was made for, when it serves a
+ * greater serial than the delta kept so far (equal: the newer file). Deltas over other
+ * bases (older ones, left until pharos-control prunes them) are closed without a word.
+ */
+static void persist_attach(struct persist_cand *v, size_t n, struct persist_cand *d)
+{
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct persist_cand *c = &v[i];
+		if (img_delta_check(c->img, d->img, err, sizeof(err)) < 0)
+			continue;
+		if (c->delta && !persist_better(d, c->delta))
+			break;
+		if (c->delta) {
+			img_close(c->delta->img);
+			free(c->delta);
+		}
+		c->delta = malloc(sizeof(*d));
+		if (c->delta == NULL)
+			break;
+		*c->delta = *d;
+		return;
+	}
+	img_close(d->img);
+}
+
+/* The deltas of the state dir, each attached to its base's candidate (or dropped). */
+static void persist_deltas(const char *dir, struct persist_cand *v, size_t n)
+{
+	struct persist_cand c;
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (dp == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (!persist_has_suffix(d->d_name, ".delta"))
+			continue;
+		memset(&c, 0, sizeof(c));
+		if (persist_open(dir, d->d_name, &c) == 0)
+			persist_attach(v, n, &c);
+	}
+	closedir(dp);
+}
+
+/* The delta over the base just served, as a LOAD of it does; takes ownership of d->img. */
+static void persist_serve_delta(const char *name, struct persist_cand *d)
+{
+	uint32_t serial = d->img->hdr->serial, names = d->img->name_count;
+	uint32_t base = d->img->hdr->base_serial;
+	char err[512] = "";
+	int rc = mgmt_serve_delta(d->img, d->path, err, sizeof(err));
+
+	if (rc < 0)
+		log_msg("state dir: %s: delta %s refused: %s", name, d->path, err);
+	else
+		log_msg("serving %s serial %u (delta of %u names over base serial %u) from the "
+			"state dir: %s", name, serial, names, base, d->path);
+	free(d);
+}
+
 /* Publish one kept image as a LOAD does; takes ownership of c->img. */
-static int persist_serve(struct persist_cand *c)
+static int persist_serve(const char *dir, struct persist_cand *c)
 {
 	char name[DNAME_TXT_MAX];
+	uint8_t origin[DNAME_MAX];
+	size_t olen = c->img->origin_len;
 	uint32_t serial = c->img->hdr->serial, names = c->img->name_count;
 	int rc;
 
+	memcpy(origin, c->img->origin, olen);	/* img is ours no more after mgmt_serve */
 	dname_to_text(c->img->origin, name, sizeof(name));
 	rc = mgmt_serve(c->img, c->path);
 	if (rc < 0) {
 		log_msg("state dir: %s: %s", name, pharos_strerror(rc));
+		if (c->delta) {
+			img_close(c->delta->img);
+			free(c->delta);
+		}
 		return rc;
 	}
 	log_msg("serving %s serial %u (%u names) from the state dir: %s", name, serial, names,
 		c->path);
+	if (c->delta)
+		persist_serve_delta(name, c->delta);
+	persist_expired(dir, origin, olen, name);
 	return 0;
 }
 
@@ -150,8 +261,9 @@ unsigned persist_load(const char *dir)
 			log_msg("state dir: out of memory, %s skipped", c.path);
 	}
 	closedir(dp);
+	persist_deltas(dir, v, n);
 	for (size_t i = 0; i < n; i++)
-		served += persist_serve(&v[i]) == 0;
+		served += persist_serve(dir, &v[i]) == 0;
 	free(v);
 	return served;
 }

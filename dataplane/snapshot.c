@@ -159,9 +159,39 @@ struct snap_zone *snap_zone_new(struct img *img, const char *path)
 	memcpy(z->origin, img->origin, img->origin_len);
 	z->origin_len = img->origin_len;
 	z->img = img;
+	img->refs++;
 	snprintf(z->path, sizeof(z->path), "%s", path ? path : "");
 	z->loaded_at = (uint64_t)time(NULL);
 	z->refs = 0;
+	return z;
+}
+
+/* Drop one zone's use of an image; the last one closes it. NULL is fine. */
+static void snap_img_put(struct img *img)
+{
+	if (img != NULL && --img->refs == 0)
+		img_close(img);
+}
+
+struct snap_zone *snap_zone_delta(const struct snap_zone *cur, struct img *delta,
+				  const char *path)
+{
+	struct snap_zone *z = calloc(1, sizeof(*z));
+
+	if (z == NULL) {
+		img_close(delta);
+		return NULL;
+	}
+	memcpy(z->origin, cur->origin, cur->origin_len);
+	z->origin_len = cur->origin_len;
+	z->img = cur->img;
+	z->img->refs++;
+	z->delta = delta;
+	delta->refs++;
+	memcpy(z->path, cur->path, sizeof(z->path));
+	snprintf(z->delta_path, sizeof(z->delta_path), "%s", path ? path : "");
+	z->loaded_at = (uint64_t)time(NULL);
+	z->flags = cur->flags;		/* expired belongs to the zone, not to an image */
 	return z;
 }
 
@@ -170,6 +200,22 @@ void snap_zone_free(struct snap_zone *z)
 	if (z == NULL)
 		return;
 	assert(z->refs == 0);
-	img_close(z->img);
+	snap_img_put(z->img);
+	snap_img_put(z->delta);
 	free(z);
+}
+
+struct snap_zone *snap_zone_flagged(const struct snap_zone *z, uint32_t flags)
+{
+	struct snap_zone *v = malloc(sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	memcpy(v, z, sizeof(*v));	/* same images (shared), same paths and load time */
+	v->flags = flags;
+	v->refs = 0;
+	v->img->refs++;
+	if (v->delta != NULL)
+		v->delta->refs++;
+	return v;
 }

@@ -6,14 +6,23 @@
 #include <stddef.h>
 #include "img.h"
 
-/* One served zone. Owned by every snapshot that lists it (refcount, mgmt thread only). */
+#define SNAP_ZONE_EXPIRED	0x1u	/* answer SERVFAIL for every name of the zone */
+
+/*
+ * One served zone. Owned by every snapshot that lists it (refcount, mgmt thread only).
+ * Its images may be shared with other zones (struct img.refs): a delta over the same base,
+ * or the same images with other flags (snap_zone_flagged).
+ */
 struct snap_zone {
 	uint8_t origin[255];	/* lowercased wire name */
 	uint8_t origin_len;
-	struct img *img;
+	struct img *img;	/* the full image (the base when there is a delta) */
+	struct img *delta;	/* names changed since img, consulted first; NULL: none */
 	char path[1024];	/* image file it came from */
+	char delta_path[1024];	/* the delta's file, "" when none */
 	uint64_t loaded_at;	/* unix time */
 	uint32_t refs;		/* snapshots holding it; touched by the mgmt thread only */
+	uint32_t flags;		/* SNAP_ZONE_*; never changes once published */
 };
 
 /* Immutable after publication. zones[] sorted by origin wire bytes (for lookup). */
@@ -45,9 +54,25 @@ void snap_release(struct snapshot *s);
 struct snap_zone *snap_zone_new(struct img *img, const char *path);
 
 /*
+ * New zone (refs 0) serving cur's base image with delta over it (checked by the caller
+ * with img_delta_check), to publish with snap_with() in place of cur; cur's flags are
+ * kept. The base is shared (image refcount), the delta's ownership taken (closed on
+ * failure). NULL when out of memory.
+ */
+struct snap_zone *snap_zone_delta(const struct snap_zone *cur, struct img *delta,
+				  const char *path);
+
+/*
  * Close a zone that no snapshot holds (refs == 0), e.g. after snap_with() failed.
- * Closes its image. NULL is fine.
+ * Drops its use of its images; the last user closes them. NULL is fine.
  */
 void snap_zone_free(struct snap_zone *z);
+
+/*
+ * New zone (refs 0) serving z's images (shared) with other flags, to publish with
+ * snap_with() in place of z: flags change by publishing, never by writing into a
+ * published zone. Returns NULL when out of memory.
+ */
+struct snap_zone *snap_zone_flagged(const struct snap_zone *z, uint32_t flags);
 
 #endif

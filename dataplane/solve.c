@@ -10,13 +10,13 @@ int solve_put(struct solve *s, enum render_section sec, const uint8_t *owner,
 {
 	struct render_mark m = render_mark(&s->r, sec);
 	int rc = render_rrset(&s->r, sec, owner, owner_len, rs->type, ttl,
-			      img_rdata(s->img, rs), rs->count);
+			      solve_rdata(s, rs), rs->count);
 
 	if (rc == 0 && s->dnssec && rs->sig_count) {
 		/* a capped TTL (negative SOA) caps its signatures too */
 		uint32_t sttl = ttl < rs->ttl && ttl < rs->sig_ttl ? ttl : rs->sig_ttl;
 		rc = render_rrset(&s->r, sec, owner, owner_len, DNS_T_RRSIG, sttl,
-				  s->img->base + rs->sig_off, rs->sig_count);
+				  solve_rimg(s, rs)->base + rs->sig_off, rs->sig_count);
 		if (rc < 0 && sec == RENDER_AR)
 			return 0;	/* additional data may go without its RRSIGs (Knot) */
 		if (rc < 0)
@@ -40,13 +40,42 @@ void solve_proof(struct solve *s, const uint8_t *owner, size_t owner_len,
 /* Apex SOA for negative answers, TTL = min(SOA TTL, MINIMUM) (RFC 2308 3). */
 static void put_soa(struct solve *s)
 {
-	const struct img_rrset *soa = &s->img->rrsets[s->img->hdr->soa_rrset];
-	const uint8_t *rd = img_rdata(s->img, soa);
+	const struct img *top = solve_top(s);
+	const struct img_rrset *soa = &top->rrsets[top->hdr->soa_rrset];
+	const uint8_t *rd = img_rdata(top, soa);
 	uint16_t rdlen = dns_get16(rd);
 	uint32_t minimum = dns_get32(rd + 2 + rdlen - 4);
 	uint32_t ttl = soa->ttl < minimum ? soa->ttl : minimum;
 
 	solve_put(s, RENDER_NS, s->img->origin, s->img->origin_len, soa, ttl);
+}
+
+const struct img_name *solve_parent(const struct solve *s, const struct img_name *n)
+{
+	const uint8_t *w;
+	size_t skip;
+
+	if (!s->delta)
+		return img_name_at(s->img, n->parent);
+	if (n->flags & IMG_NAME_APEX)
+		return NULL;
+	w = solve_wire(s, n);
+	skip = 1 + (size_t)w[0];
+	return solve_find(s, w + skip, n->name_len - skip);
+}
+
+const struct img_name *solve_wildcard(const struct solve *s, const struct img_name *n)
+{
+	uint8_t wild[DNAME_MAX];
+
+	if (!s->delta)
+		return img_name_at(s->img, n->wildcard);
+	if ((size_t)n->name_len + 2 > DNAME_MAX)
+		return NULL;
+	wild[0] = 1;
+	wild[1] = '*';
+	memcpy(wild + 2, solve_wire(s, n), n->name_len);
+	return solve_find(s, wild, (size_t)n->name_len + 2);
 }
 
 /* Offset of the target name inside one RR's RDATA for types whose targets get A/AAAA. */
@@ -87,13 +116,13 @@ static void add_target(struct solve *s, const uint8_t *target, size_t maxlen)
 	dname_lower_copy(lname, target, len);
 	if (!dname_is_sub(lname, len, s->img->origin, s->img->origin_len))
 		return;
-	const struct img_name *n = img_find(s->img, lname, len, img_hash(lname, len));
+	const struct img_name *n = solve_find(s, lname, len);
 	if (!n || s->nadded >= ADD_MAX || already_added(s, n))
 		return;
 	s->added[s->nadded++] = n;
 	for (unsigned i = 0; i < 2; i++) {
-		const struct img_rrset *rs = img_rrset(s->img, n, types[i]);
-		if (rs && solve_put(s, RENDER_AR, img_name_wire(s->img, n), n->name_len, rs,
+		const struct img_rrset *rs = solve_rrset(s, n, types[i]);
+		if (rs && solve_put(s, RENDER_AR, solve_wire(s, n), n->name_len, rs,
 				    rs->ttl) < 0 && (n->flags & IMG_NAME_UNDER_CUT))
 			s->tc = 1;
 	}
@@ -110,7 +139,7 @@ static void add_targets(struct solve *s, const struct img_rrset *rs)
 static void put_targets(struct solve *s, const struct img_rrset *rs)
 {
 	int skip = target_skip(rs->type);
-	const uint8_t *p = img_rdata(s->img, rs);
+	const uint8_t *p = solve_rdata(s, rs);
 
 	for (uint16_t i = 0; i < rs->count; i++) {
 		uint16_t rdlen = dns_get16(p);
@@ -130,7 +159,7 @@ static const struct img_name *find_cut(const struct solve *s, const struct img_n
 		return NULL;
 	if (exact && s->q->qtype == DNS_T_DS && !(n->flags & IMG_NAME_UNDER_CUT))
 		return NULL;
-	for (; n && n->parent != IMG_NONE; n = img_name_at(s->img, n->parent))
+	for (; n && !(n->flags & IMG_NAME_APEX); n = solve_parent(s, n))
 		if ((n->flags & IMG_NAME_DELEG) &&
 		    !(exact && s->q->qtype == DNS_T_DS && n->name_len == s->name_len))
 			cut = n;
@@ -140,15 +169,15 @@ static const struct img_name *find_cut(const struct solve *s, const struct img_n
 /* Referral: NS (+ DS or the proof of no DS) in authority, glue in additional. */
 static void solve_referral(struct solve *s, const struct img_name *cut)
 {
-	const uint8_t *owner = img_name_wire(s->img, cut);
-	const struct img_rrset *ns = img_rrset(s->img, cut, DNS_T_NS), *ds;
+	const uint8_t *owner = solve_wire(s, cut);
+	const struct img_rrset *ns = solve_rrset(s, cut, DNS_T_NS), *ds;
 
 	if (s->r.count[RENDER_AN] == 0)
 		s->aa = 0;
 	if (!ns || solve_put(s, RENDER_NS, owner, cut->name_len, ns, ns->ttl) < 0)
 		return;
 	if (s->dnssec) {
-		ds = img_rrset(s->img, cut, DNS_T_DS);
+		ds = solve_rrset(s, cut, DNS_T_DS);
 		if (ds)
 			solve_put(s, RENDER_NS, owner, cut->name_len, ds, ds->ttl);
 		else
@@ -160,14 +189,13 @@ static void solve_referral(struct solve *s, const struct img_name *cut)
 /* The name itself, or its closest encloser (*exact = 0). Never NULL inside the zone. */
 static const struct img_name *find_name(const struct solve *s, int *exact)
 {
-	const struct img *img = s->img;
 	size_t off = 0;
 
 	*exact = 1;
-	while (s->name_len - off >= img->origin_len) {
+	while (s->name_len - off >= s->img->origin_len) {
 		const uint8_t *n = s->name + off;
 		size_t len = s->name_len - off;
-		const struct img_name *hit = img_find(img, n, len, img_hash(n, len));
+		const struct img_name *hit = solve_find(s, n, len);
 		if (hit)
 			return hit;
 		*exact = 0;
@@ -191,7 +219,7 @@ static int cname_seen(const struct solve *s, const uint8_t *name, size_t len)
  */
 static enum solve_state solve_cname(struct solve *s, const struct img_rrset *cname)
 {
-	const uint8_t *rd = img_rdata(s->img, cname);
+	const uint8_t *rd = solve_rdata(s, cname);
 	uint16_t rdlen = dns_get16(rd);
 	size_t tlen = 0;
 
@@ -221,7 +249,7 @@ static enum solve_state solve_cname(struct solve *s, const struct img_rrset *cna
  */
 static const struct img_rrset *any_rrset(const struct solve *s, const struct img_name *node)
 {
-	const struct img_rrset *rs = &s->img->rrsets[node->rrset_first];
+	const struct img_rrset *rs = &solve_nimg(s, node)->rrsets[node->rrset_first];
 
 	for (const struct img_rrset *end = rs + node->rrset_count; rs < end; rs++)
 		if (rs->type != DNS_T_RRSIG)
@@ -232,13 +260,14 @@ static const struct img_rrset *any_rrset(const struct solve *s, const struct img
 /* QTYPE RRSIG, as Knot: the signatures of the node's first signed RRset only. */
 static int put_rrsig_query(struct solve *s, const struct img_name *node)
 {
-	const struct img_rrset *rs = &s->img->rrsets[node->rrset_first];
+	const struct img *img = solve_nimg(s, node);
+	const struct img_rrset *rs = &img->rrsets[node->rrset_first];
 
 	for (const struct img_rrset *end = rs + node->rrset_count; rs < end; rs++) {
 		if (rs->sig_count == 0)
 			continue;
 		if (render_rrset(&s->r, RENDER_AN, s->owner, s->owner_len, DNS_T_RRSIG,
-				 rs->sig_ttl, s->img->base + rs->sig_off, rs->sig_count) < 0)
+				 rs->sig_ttl, img->base + rs->sig_off, rs->sig_count) < 0)
 			s->tc = 1;
 		return 1;
 	}
@@ -259,7 +288,7 @@ static int solve_data(struct solve *s, const struct img_name *node)
 
 	if (qtype == DNS_T_RRSIG)
 		return put_rrsig_query(s, node);
-	rs = qtype == DNS_T_ANY ? any_rrset(s, node) : img_rrset(s->img, node, qtype);
+	rs = qtype == DNS_T_ANY ? any_rrset(s, node) : solve_rrset(s, node, qtype);
 	if (!rs)
 		return 0;
 	if (solve_put(s, RENDER_AN, s->owner, s->owner_len, rs, rs->ttl) == 0)
@@ -282,7 +311,7 @@ static enum solve_state solve_node(struct solve *s, const struct img_name *node,
 		return S_DONE;
 	}
 	if ((node->flags & IMG_NAME_CNAME) && follows_cname(s->q->qtype) &&
-	    (rs = img_rrset(s->img, node, DNS_T_CNAME))) {
+	    (rs = solve_rrset(s, node, DNS_T_CNAME))) {
 		if (wild)
 			denial_wildcard(s, ce);
 		return solve_cname(s, rs);
@@ -324,13 +353,14 @@ static void solve_chain(struct solve *s)
 				return;
 			continue;
 		}
-		if (n->wildcard == IMG_NONE) {
+		const struct img_name *wild = solve_wildcard(s, n);
+		if (!wild) {
 			s->rcode = DNS_R_NXDOMAIN;
 			put_soa(s);
 			denial_nxdomain(s, n);
 			return;
 		}
-		if (solve_node(s, img_name_at(s->img, n->wildcard), n, 1) == S_DONE)
+		if (solve_node(s, wild, n, 1) == S_DONE)
 			return;
 	}
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "dns.h"
 #include "dname.h"
 #include "img.h"
@@ -37,7 +38,8 @@ struct query {
 
 /* Per-query solving state (on the stack: no allocation on the hot path). */
 struct solve {
-	const struct img *img;
+	const struct img *img;		/* the zone's base image */
+	const struct img *delta;	/* names changed since the base, consulted first; or NULL */
 	const struct query *q;
 	struct render r;
 	const uint8_t *owner;		/* owner to write for the current name (any case) */
@@ -69,6 +71,76 @@ struct solve {
 	uint8_t tc;
 	uint8_t not_auth;		/* REFUSED: the name is in none of our zones (EDE 20) */
 };
+
+/*
+ * Base + delta. A zone is served from its base image, or from a base and a delta image of
+ * the names changed since (doc/zone-image.md "Delta images"): every lookup asks the delta
+ * first (a tombstone there means "no such name"), then the base. Index fields (parent,
+ * wildcard) are only followed inside the base when there is no delta; with one, they are
+ * found by name. A name or RRset pointer tells its image by the address range it lies in.
+ */
+
+/* 1 when p points into [lo, lo + n) of a table of elements of size sz. */
+static inline int solve_in(const void *p, const void *lo, size_t n, size_t sz)
+{
+	return (uintptr_t)p >= (uintptr_t)lo && (uintptr_t)p < (uintptr_t)lo + n * sz;
+}
+
+/* The image a name entry belongs to. */
+static inline const struct img *solve_nimg(const struct solve *s, const struct img_name *n)
+{
+	const struct img *d = s->delta;
+
+	return d && solve_in(n, d->names, d->name_count, sizeof(*n)) ? d : s->img;
+}
+
+/* The image an RRset entry belongs to. */
+static inline const struct img *solve_rimg(const struct solve *s, const struct img_rrset *rs)
+{
+	const struct img *d = s->delta;
+
+	return d && solve_in(rs, d->rrsets, d->rrset_count, sizeof(*rs)) ? d : s->img;
+}
+
+static inline const uint8_t *solve_rdata(const struct solve *s, const struct img_rrset *rs)
+{
+	return img_rdata(solve_rimg(s, rs), rs);
+}
+
+static inline const uint8_t *solve_wire(const struct solve *s, const struct img_name *n)
+{
+	return img_name_wire(solve_nimg(s, n), n);
+}
+
+static inline const struct img_rrset *solve_rrset(const struct solve *s,
+						  const struct img_name *n, uint16_t type)
+{
+	return img_rrset(solve_nimg(s, n), n, type);
+}
+
+/* The image holding the apex (and its SOA): the delta when there is one (it always has it). */
+static inline const struct img *solve_top(const struct solve *s)
+{
+	return s->delta ? s->delta : s->img;
+}
+
+/* Exact lookup of a lowercased wire name in base + delta. NULL if absent. */
+static inline const struct img_name *solve_find(const struct solve *s, const uint8_t *name,
+						size_t len)
+{
+	uint32_t h = img_hash(name, len);
+	const struct img_name *n;
+
+	if (s->delta && (n = img_find(s->delta, name, len, h)) != NULL)
+		return (n->flags & IMG_NAME_TOMBSTONE) ? NULL : n;
+	return img_find(s->img, name, len, h);
+}
+
+/* The name one label up (NULL for the apex). */
+const struct img_name *solve_parent(const struct solve *s, const struct img_name *n);
+
+/* "*.<n>" if it exists, else NULL. */
+const struct img_name *solve_wildcard(const struct solve *s, const struct img_name *n);
 
 /*
  * One RRset (and, with DO, the RRSIGs covering it, as one unit) into a section. ttl caps

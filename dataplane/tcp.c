@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "pharos/err.h"
 #include "dns.h"
 #include "mgmt.h"
+#include "relay.h"
 #include "tcp.h"
 
 #define TCP_POLL_MS	100	/* longest RCU-offline wait, so quit and timeouts are seen */
@@ -29,7 +31,10 @@
 struct tcp_conn {
 	int fd;
 	int eof;			/* peer shut its write side: answer what is buffered, close */
+	unsigned idx;			/* slot in tcp.conn[] */
 	uint64_t last;			/* ms (monotonic) of the last read or write progress */
+	uint64_t wait_token;		/* != 0: a relayed NOTIFY's answer must go out first */
+	uint64_t wait_until;		/* ms: then the NOTIFY is skipped */
 	size_t in_len;
 	size_t out_off, out_len;
 	uint8_t in[2 + TCP_MSG_MAX];
@@ -42,7 +47,11 @@ struct tcp {
 	unsigned nl;
 	unsigned nconn;
 	struct tcp_conn *conn[TCP_CLIENTS_MAX];
-	struct pollfd pfd[IO_ADDR_MAX + TCP_CLIENTS_MAX];
+	struct relay_ring *up;		/* NOTIFYs to the management thread */
+	struct relay_ring *down;	/* their answers, from the management thread */
+	int efd;			/* eventfd: down has something */
+	uint64_t next_token;
+	struct pollfd pfd[IO_ADDR_MAX + TCP_CLIENTS_MAX + 1];
 	short slot[TCP_CLIENTS_MAX];	/* conn index -> pfd index, -1 = not polled */
 	int running;
 	pthread_t thread;
@@ -83,13 +92,44 @@ static int tcp_conn_flush(struct tcp *t, struct tcp_conn *c, uint64_t now)
 	return 0;
 }
 
+/*
+ * Hand the NOTIFY at in[2..2+qlen) to the management thread; the connection then waits for
+ * its answer (or RELAY_TIMEOUT_MS + RELAY_TCP_GRACE_MS) before answering what follows.
+ */
+static void tcp_conn_relay(struct tcp *t, struct tcp_conn *c, size_t qlen, uint64_t now)
+{
+	struct relay_msg *m = relay_ring_claim(t->up);
+	socklen_t sl = sizeof(m->from.peer.src), dl = sizeof(m->from.peer.dst);
+
+	if (m == NULL || qlen > IPC_NOTIFY_MAX) {
+		WORKER_STAT_ADD(&t->st, notify_lost, 1);
+		return;		/* skipped: the primary retries */
+	}
+	memset(&m->from, 0, sizeof(m->from));
+	if (getpeername(c->fd, (struct sockaddr *)&m->from.peer.src, &sl) < 0 ||
+	    getsockname(c->fd, (struct sockaddr *)&m->from.peer.dst, &dl) < 0) {
+		WORKER_STAT_ADD(&t->st, notify_lost, 1);
+		return;
+	}
+	m->from.transport = IPC_TRANSPORT_TCP;
+	m->from.conn = c->idx;
+	m->from.token = ++t->next_token;
+	m->len = (uint32_t)qlen;
+	memcpy(m->data, c->in + 2, qlen);
+	relay_ring_commit(t->up);
+	c->wait_token = m->from.token;
+	c->wait_until = now + RELAY_TIMEOUT_MS + RELAY_TCP_GRACE_MS;
+	WORKER_STAT_ADD(&t->st, notify_relayed, 1);
+}
+
 /* Answer the first buffered query into out[]: 1 = answered, 0 = need more, -1 = close. */
-static int tcp_conn_answer(struct tcp *t, struct tcp_conn *c, const struct snapshot *snap)
+static int tcp_conn_answer(struct tcp *t, struct tcp_conn *c, const struct snapshot *snap,
+			   uint64_t now)
 {
 	struct answer_info info;
 	size_t qlen, len;
 
-	if (c->in_len < 2)
+	if (c->in_len < 2 || c->wait_token != 0)
 		return 0;
 	qlen = dns_get16(c->in);
 	if (qlen == 0)
@@ -97,6 +137,12 @@ static int tcp_conn_answer(struct tcp *t, struct tcp_conn *c, const struct snaps
 	if (c->in_len < 2 + qlen)
 		return 0;
 	WORKER_STAT_ADD(&t->st, rx, 1);
+	if (relay_wants(c->in + 2, qlen)) {
+		tcp_conn_relay(t, c, qlen, now);	/* sets wait_token, or counts it lost */
+		c->in_len -= 2 + qlen;
+		memmove(c->in, c->in + 2 + qlen, c->in_len);
+		return 1;	/* nothing to write now; a lost NOTIFY is skipped */
+	}
 	len = answer_query(snap, c->in + 2, qlen, c->out + 2, TCP_MSG_MAX, ANSWER_TCP, &info);
 	c->in_len -= 2 + qlen;
 	memmove(c->in, c->in + 2 + qlen, c->in_len);	/* usually a few bytes, if any */
@@ -120,12 +166,12 @@ static int tcp_conn_run(struct tcp *t, struct tcp_conn *c, const struct snapshot
 			return -1;
 		if (c->out_len > 0)
 			return 0;		/* wait for POLLOUT */
-		int r = tcp_conn_answer(t, c, snap);
+		int r = tcp_conn_answer(t, c, snap, now);
 
 		if (r < 0)
 			return -1;
-		if (r == 0)
-			return c->eof ? -1 : 0;	/* half-closed and all answered: done */
+		if (r == 0)	/* half-closed and all answered (NOTIFY too): done */
+			return c->eof && c->wait_token == 0 ? -1 : 0;
 	}
 }
 
@@ -165,16 +211,18 @@ static void tcp_accept(struct tcp *t, int lfd, uint64_t now)
 		c->fd = fd;
 		c->eof = 0;
 		c->last = now;
+		c->wait_token = 0;
 		c->in_len = c->out_off = c->out_len = 0;
 		for (i = 0; t->conn[i] != NULL; i++)
 			;
+		c->idx = i;
 		t->conn[i] = c;
 		t->slot[i] = -1;
 		t->nconn++;
 	}
 }
 
-/* Listeners first, then every connection with what it waits for. Returns the pfd count. */
+/* Listeners first, then every connection with what it waits for, then the relay's eventfd. */
 static nfds_t tcp_poll_fill(struct tcp *t)
 {
 	nfds_t n = 0;
@@ -195,7 +243,35 @@ static nfds_t tcp_poll_fill(struct tcp *t)
 		t->slot[i] = (short)n;
 		t->pfd[n++] = (struct pollfd){ .fd = c->fd, .events = ev };
 	}
+	t->pfd[n++] = (struct pollfd){ .fd = t->efd, .events = POLLIN };
 	return n;
+}
+
+/*
+ * Answers of relayed NOTIFYs from the management thread: each goes out on its connection
+ * if that connection still waits for exactly it (else it came too late: ignored), and the
+ * queries pipelined behind it are answered.
+ */
+static void tcp_relay_down(struct tcp *t, const struct snapshot *snap, uint64_t now)
+{
+	struct relay_msg *m;
+	uint64_t v;
+
+	(void)!read(t->efd, &v, sizeof(v));	/* reset; EAGAIN is fine */
+	while ((m = relay_ring_peek(t->down)) != NULL) {
+		struct tcp_conn *c = m->from.conn < TCP_CLIENTS_MAX ? t->conn[m->from.conn] : NULL;
+
+		if (c != NULL && c->wait_token == m->from.token && m->len <= TCP_MSG_MAX) {
+			c->wait_token = 0;
+			dns_put16(c->out, (uint16_t)m->len);
+			memcpy(c->out + 2, m->data, m->len);
+			c->out_off = 0;
+			c->out_len = 2 + (size_t)m->len;
+			if (tcp_conn_run(t, c, snap, now) < 0)
+				tcp_conn_close(t, m->from.conn);
+		}
+		relay_ring_pop(t->down);
+	}
 }
 
 /* Serve connection i after poll: read, answer in order, write, or time it out. */
@@ -207,6 +283,10 @@ static void tcp_conn_event(struct tcp *t, unsigned i, const struct snapshot *sna
 
 	if (rev & (POLLIN | POLLHUP | POLLERR))
 		rc = tcp_conn_read(c, now);
+	if (c->wait_token != 0 && now > c->wait_until) {
+		c->wait_token = 0;	/* no answer came for the NOTIFY: go on without */
+		rev |= POLLOUT;
+	}
 	if (rc == 0 && rev)
 		rc = tcp_conn_run(t, c, snap, now);
 	if (rc < 0 || now - c->last > TCP_IDLE_MS)
@@ -224,6 +304,7 @@ static void tcp_pass(struct tcp *t)
 	rcu_thread_online();
 	snap = rcu_dereference(mgmt_snap);
 	now = tcp_now_ms();
+	tcp_relay_down(t, snap, now);	/* one ring peek when nothing came */
 	for (unsigned i = 0; i < TCP_CLIENTS_MAX; i++)
 		if (t->conn[i] != NULL && t->slot[i] >= 0)
 			tcp_conn_event(t, i, snap, now);
@@ -281,6 +362,14 @@ int tcp_open(const struct io_addr *addrs, unsigned n, struct tcp **out, char *er
 		return PHAROS_ENOMEM;
 	}
 	memset(t, 0, sizeof(*t));
+	t->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->up = relay_ring_new(relay_wake_fd);
+	t->down = relay_ring_new(t->efd);
+	if (t->efd < 0 || t->up == NULL || t->down == NULL) {
+		snprintf(err, errlen, "tcp: relay: %s", t->efd < 0 ? strerror(errno) : "out of memory");
+		tcp_close(t);
+		return PHAROS_EIO;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		int rc = tcp_listen(&addrs[i], &t->lfd[i], err, errlen);
 
@@ -323,7 +412,17 @@ void tcp_close(struct tcp *t)
 			tcp_conn_close(t, i);
 	for (unsigned i = 0; i < t->nl; i++)
 		close(t->lfd[i]);
+	if (t->efd >= 0)
+		close(t->efd);
+	free(t->up);
+	free(t->down);
 	free(t);
+}
+
+void tcp_relay_rings(struct tcp *t, struct relay_ring **up, struct relay_ring **down)
+{
+	*up = t->up;
+	*down = t->down;
 }
 
 const struct worker_stats *tcp_stats(const struct tcp *t)

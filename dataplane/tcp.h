@@ -26,6 +26,10 @@ void tcp_join(struct tcp *t);
 /* Close listeners and connections, free t. The thread must be joined. NULL is fine. */
 void tcp_close(struct tcp *t);
 
+/* The NOTIFY relay rings: up (to mgmt) and down (answers); valid until tcp_close. */
+struct relay_ring;
+void tcp_relay_rings(struct tcp *t, struct relay_ring **up, struct relay_ring **down);
+
 /* The thread's counters (valid until tcp_close). */
 const struct worker_stats *tcp_stats(const struct tcp *t);
 

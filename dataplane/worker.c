@@ -1,6 +1,8 @@
 /* UDP worker threads: the one loop every I/O backend runs, reading the snapshot under QSBR RCU. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <urcu-qsbr.h>
 #include "pharos/err.h"
@@ -30,6 +32,29 @@ void worker_stats_read(const struct worker_stats *st, struct worker_stats *out)
 	out->servfail = IO_STAT_GET(st->servfail);
 	out->notimp = IO_STAT_GET(st->notimp);
 	out->truncated = IO_STAT_GET(st->truncated);
+	out->notify_relayed = IO_STAT_GET(st->notify_relayed);
+	out->notify_lost = IO_STAT_GET(st->notify_lost);
+	out->expired = IO_STAT_GET(st->expired);
+}
+
+/*
+ * Hand a NOTIFY to the management thread: copied into our ring (no lock, no allocation;
+ * one eventfd write, NOTIFYs are rare). Full ring or oversize: lost, the primary retries.
+ */
+static void worker_relay(struct worker *w, const struct io_pkt *p)
+{
+	struct relay_msg *m = relay_ring_claim(w->relay);
+
+	if (m == NULL || p->len > IPC_NOTIFY_MAX || w->ops->peer(w->q, p, &m->from.peer) < 0) {
+		WORKER_STAT_ADD(&w->st, notify_lost, 1);
+		return;
+	}
+	m->from.transport = IPC_TRANSPORT_UDP;
+	m->from.thread = w->id;
+	m->len = p->len;
+	memcpy(m->data, p->data, p->len);
+	relay_ring_commit(w->relay);
+	WORKER_STAT_ADD(&w->st, notify_relayed, 1);
 }
 
 /*
@@ -39,11 +64,18 @@ void worker_stats_read(const struct worker_stats *st, struct worker_stats *out)
 static void worker_answer(struct worker *w, unsigned n)
 {
 	const struct snapshot *snap = rcu_dereference(mgmt_snap);
-	unsigned ntx = 0, ndrop = 0, sent;
+	unsigned ntx = 0, ndrop = 0, nrelay = 0, sent;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct io_pkt *p = &w->pkts[i];
 		struct answer_info info;
+
+		if (unlikely(relay_wants(p->data, p->len)) && w->ops->peer != NULL) {
+			worker_relay(w, p);	/* control answers it, later */
+			w->drop[ndrop++] = *p;
+			nrelay++;
+			continue;
+		}
 		size_t len = answer_query(snap, p->data, p->len, p->data, p->cap, ANSWER_UDP,
 					  &info);
 
@@ -60,7 +92,7 @@ static void worker_answer(struct worker *w, unsigned n)
 		w->ops->release(w->q, w->drop, ndrop);
 	WORKER_STAT_ADD(&w->st, rx, n);
 	WORKER_STAT_ADD(&w->st, tx, sent);
-	WORKER_STAT_ADD(&w->st, dropped, ndrop + (ntx - sent));
+	WORKER_STAT_ADD(&w->st, dropped, ndrop - nrelay + (ntx - sent));
 }
 
 /* Nothing came: go RCU-offline while blocked so a publish never waits for an idle worker. */
@@ -99,7 +131,18 @@ int worker_init(struct worker *w, unsigned id, int cpu, const struct io_ops *ops
 	w->id = id;
 	w->cpu = cpu;
 	w->ops = ops;
-	return ops->init(conf, id, &w->q, err, errlen);
+	w->relay = relay_ring_new(relay_wake_fd);
+	if (w->relay == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return PHAROS_ENOMEM;
+	}
+	int rc = ops->init(conf, id, &w->q, err, errlen);
+
+	if (rc < 0) {
+		free(w->relay);
+		w->relay = NULL;
+	}
+	return rc;
 }
 
 int worker_start(struct worker *w)
@@ -138,4 +181,6 @@ void worker_fini(struct worker *w)
 	if (w->ops && w->ops->fini)
 		w->ops->fini(w->q);
 	w->q = NULL;
+	free(w->relay);
+	w->relay = NULL;
 }

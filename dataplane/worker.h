@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "answer.h"
 #include "io.h"
+#include "relay.h"
 
 #define WORKER_MAX	1024
 #define WORKER_IDLE_MS	100	/* longest RCU-offline wait when no packet comes */
@@ -29,6 +30,9 @@ struct worker_stats {
 	uint64_t dropped;		/* queries not answered (malformed, no room, send failed) */
 	uint64_t noerror, nxdomain, refused, formerr, servfail, notimp;
 	uint64_t truncated;		/* TC=1 responses */
+	uint64_t notify_relayed;	/* NOTIFYs handed to the relay (not answered here) */
+	uint64_t notify_lost;		/* NOTIFYs for the relay it had no room for (or > 4 KiB) */
+	uint64_t expired;		/* SERVFAIL because the zone is expired */
 };
 
 #define WORKER_STAT_ADD(st, f, n) IO_STAT_ADD((st)->f, (n))
@@ -47,6 +51,8 @@ static inline void worker_count(struct worker_stats *st, const struct answer_inf
 	}
 	if (info->tc)
 		WORKER_STAT_ADD(st, truncated, 1);
+	if (info->expired)
+		WORKER_STAT_ADD(st, expired, 1);
 }
 
 /* Snapshot of st's counters (relaxed loads: each is exact, together nearly so). */
@@ -59,6 +65,7 @@ struct worker {
 	struct io_pkt drop[IO_BURST];	/* queries of the batch that get no answer */
 	const struct io_ops *ops;
 	struct io_queue *q;
+	struct relay_ring *relay;	/* NOTIFYs to the management thread (we produce) */
 	unsigned id;
 	int cpu;			/* pinned CPU, -1 = not pinned */
 	int running;
@@ -66,7 +73,8 @@ struct worker {
 };
 
 /*
- * Set up worker id on backend ops (opens its queue: sockets bound to every address).
+ * Set up worker id on backend ops (opens its queue: sockets bound to every address, and
+ * its NOTIFY relay ring).
  * cpu: CPU to pin to, or -1. On failure err says why. Returns 0 or a negative pharos_err.
  */
 int worker_init(struct worker *w, unsigned id, int cpu, const struct io_ops *ops,
@@ -78,7 +86,7 @@ int worker_start(struct worker *w);
 /* Wait for a started worker to stop (after worker_quit was set). */
 void worker_join(struct worker *w);
 
-/* Close the worker's queue. The thread must have been joined (or never started). */
+/* Close the worker's queue, free its ring. The thread must have been joined (or never started). */
 void worker_fini(struct worker *w);
 
 #endif

@@ -1,4 +1,4 @@
-/* pharos-zone: offline check / compile of zone files and dump of zone images. */
+/* pharos-zone: offline check / compile of zone files, dump of zone images, IXFR apply. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "dname.h"
 #include "dns.h"
 #include "img.h"
+#include "zdiff.h"
 #include "zonec.h"
 
 #define EXIT_USAGE	2
@@ -18,6 +19,8 @@ struct opts {
 	const char *file;
 	const char *origin;
 	const char *out;
+	const char *ixfr;	/* apply: the IXFR (RFC 1995 form) */
+	const char *delta;	/* apply: the delta served over the base, if any */
 };
 
 /* Counts findings while printing them like a compiler does. */
@@ -31,10 +34,13 @@ static void usage(FILE *f)
 		"usage: pharos-zone check FILE --origin NAME\n"
 		"       pharos-zone compile FILE --origin NAME -o IMAGE\n"
 		"       pharos-zone dump IMAGE\n"
+		"       pharos-zone apply BASE [--delta DELTA] --origin NAME --ixfr FILE -o OUT\n"
 		"\n"
 		"check    parse and check a zone file; exit 1 if it would be refused\n"
 		"compile  check, then write the zone image atomically (refused on errors)\n"
-		"dump     verify an image, then print it in zone-file form\n");
+		"dump     verify an image, then print it in zone-file form\n"
+		"apply    apply an IXFR to BASE (+ DELTA) as pharos-control does: writes a\n"
+		"         delta image over BASE, or a full image (doc/zone-image.md)\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -51,6 +57,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->origin = a + 9;
 		else if (strcmp(a, "-o") == 0 && i + 1 < argc)
 			o->out = argv[++i];
+		else if (strcmp(a, "--ixfr") == 0 && i + 1 < argc)
+			o->ixfr = argv[++i];
+		else if (strcmp(a, "--delta") == 0 && i + 1 < argc)
+			o->delta = argv[++i];
 		else if (a[0] == '-' && a[1] != '\0')
 			return -1;
 		else if (!o->file)
@@ -59,6 +69,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 	}
 	if (!o->file)
+		return -1;
+	if (strcmp(o->cmd, "apply") == 0)
+		return o->origin && o->out && o->ixfr ? 0 : -1;
+	if (o->ixfr || o->delta)
 		return -1;
 	if (strcmp(o->cmd, "dump") == 0)
 		return o->origin || o->out ? -1 : 0;
@@ -223,7 +237,7 @@ static void print_rr(const uint8_t *owner, size_t olen, uint16_t type, uint32_t 
 static void print_flags(const struct img *img, const struct img_name *n)
 {
 	static const char *const names[] = { "APEX", "DELEG", "UNDER_CUT", "WILDCARD",
-					     "ENT", "CNAME", "NSEC3_COVERED" };
+					     "ENT", "CNAME", "NSEC3_COVERED", "TOMBSTONE" };
 	char txt[DNAME_TXT_MAX];
 
 	if (!n->flags)
@@ -264,9 +278,13 @@ static void print_header(const char *path, const struct img *img)
 
 	dname_to_text(img->origin, origin, sizeof(origin));
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
-	printf("; Pharos zone image %s\n", path);
+	printf("; Pharos zone %s %s\n", img_is_delta(img) ? "delta image" : "image", path);
 	printf("; origin %s, version %u, serial %u, compiled %s\n", origin, h->version,
 	       h->serial, when);
+	if (img_is_delta(img))
+		printf("; delta over the base image of serial %u (checksum 0x%08x): the names "
+		       "below replace the base's; TOMBSTONE: the name no longer exists\n",
+		       h->base_serial, h->base_checksum);
 	printf("; %llu bytes, checksum 0x%08x, %u names, %u RRsets, %llu records, "
 	       "%u hash slots, %u prebuilt bytes\n", (unsigned long long)h->file_size,
 	       h->checksum, h->name_count, h->rrset_count,
@@ -275,73 +293,25 @@ static void print_header(const char *path, const struct img *img)
 	print_denial(img);
 }
 
-/* Every RR of a run of count x { u16 rdlen, rdata } at p, all with one TTL. */
-static void print_run(const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
-		      const uint8_t *p, uint16_t count)
+/* img_rr_fn: one RR of the walk in zone-file form. */
+static int print_walked(void *ctx, const struct img_rr *rr)
 {
-	for (uint16_t k = 0; k < count; k++) {
-		uint16_t rdlen = (uint16_t)(p[0] << 8 | p[1]);
-		print_rr(owner, olen, type, ttl, p + 2, rdlen);
-		p += 2 + (size_t)rdlen;
+	(void)ctx;
+	print_rr(rr->owner, rr->owner_len, rr->type, rr->ttl, rr->rdata, rr->rdlen);
+	return 0;
+}
+
+/* The names (with a comment line for flags), then the NSEC3 chain with its RRSIGs. */
+static void print_names(const struct img *img)
+{
+	for (uint32_t i = 0; i < img->name_count; i++) {
+		print_flags(img, &img->names[i]);
+		img_name_rrs(img, &img->names[i], print_walked, NULL);
 	}
-}
-
-/*
- * TTL to print an RRSIG at file offset off with: that of the signatures of the RRset it
- * covers (sig_ttl), so that compiling the dump gives the same sig_ttl; the RRSIG
- * RRset's own TTL for a signature that covers no RRset of the name.
- */
-static uint32_t sig_ttl(const struct img *img, const struct img_name *n,
-			const struct img_rrset *sigs, size_t off, uint16_t covered)
-{
-	const struct img_rrset *rs = img_rrset(img, n, covered);
-
-	if (rs && rs->sig_count && off >= rs->sig_off && off < (size_t)rs->sig_off + rs->sig_len)
-		return rs->sig_ttl;
-	return sigs->ttl;
-}
-
-/* The RRSIG RRset of a name, each signature with the TTL of what it covers. */
-static void print_sigs(const struct img *img, const struct img_name *n,
-		       const struct img_rrset *rs)
-{
-	const uint8_t *p = img_rdata(img, rs);
-
-	for (uint16_t k = 0; k < rs->count; k++) {
-		uint16_t rdlen = (uint16_t)(p[0] << 8 | p[1]);
-		uint32_t ttl = sig_ttl(img, n, rs, (size_t)(p - img->base),
-				       (uint16_t)(p[2] << 8 | p[3]));
-		print_rr(img_name_wire(img, n), n->name_len, rs->type, ttl, p + 2, rdlen);
-		p += 2 + (size_t)rdlen;
-	}
-}
-
-static void print_name(const struct img *img, const struct img_name *n)
-{
-	print_flags(img, n);
-	for (uint32_t j = n->rrset_first; j < n->rrset_first + n->rrset_count; j++) {
-		const struct img_rrset *rs = &img->rrsets[j];
-		if (rs->type == DNS_T_RRSIG)
-			print_sigs(img, n, rs);
-		else
-			print_run(img_name_wire(img, n), n->name_len, rs->type, rs->ttl,
-				  img_rdata(img, rs), rs->count);
-	}
-}
-
-/* The NSEC3 chain (not names of the zone: kept apart), each record with its RRSIGs. */
-static void print_chain(const struct img *img)
-{
 	if (img->nsec3_count)
 		printf("; NSEC3 chain, in hash order\n");
-	for (uint32_t i = 0; i < img->nsec3_count; i++) {
-		const struct img_nsec3 *e = &img->nsec3[i];
-		const struct img_rrset *rs = &img->rrsets[e->rrset];
-		const uint8_t *owner = img->base + e->owner_off;
-		print_run(owner, e->owner_len, rs->type, rs->ttl, img_rdata(img, rs), rs->count);
-		print_run(owner, e->owner_len, DNS_T_RRSIG, rs->sig_ttl, img_sigs(img, rs),
-			  rs->sig_count);
-	}
+	for (uint32_t i = 0; i < img->nsec3_count; i++)
+		img_chain_rr(img, i, print_walked, NULL);
 }
 
 static int cmd_dump(const struct opts *o)
@@ -355,11 +325,145 @@ static int cmd_dump(const struct opts *o)
 		return 1;
 	}
 	print_header(o->file, img);
-	for (uint32_t i = 0; i < img->name_count; i++)
-		print_name(img, &img->names[i]);
-	print_chain(img);
+	print_names(img);
 	img_close(img);
 	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- apply ---- */
+
+/* Every record of an IXFR file (zone-file syntax, as dig +onesoa=no prints it). */
+static int read_ixfr(const char *path, ldns_rr_list **out)
+{
+	FILE *f = fopen(path, "r");
+	ldns_rdf *origin = NULL, *prev = NULL;
+	uint32_t ttl = 3600;
+	int line = 0, rc = 0;
+
+	*out = NULL;
+	if (!f) {
+		fprintf(stderr, "%s: %m\n", path);
+		return -1;
+	}
+	*out = ldns_rr_list_new();
+	while (!feof(f)) {
+		ldns_rr *rr = NULL;
+		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+		    st == LDNS_STATUS_SYNTAX_ORIGIN)
+			continue;
+		if (st != LDNS_STATUS_OK) {
+			if (feof(f))
+				break;
+			fprintf(stderr, "%s:%d: %s\n", path, line, ldns_get_errorstr_by_id(st));
+			rc = -1;
+			break;
+		}
+		ldns_rr_list_push_rr(*out, rr);
+	}
+	fclose(f);
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	return rc;
+}
+
+static uint32_t soa_serial(const ldns_rr *rr)
+{
+	return ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
+}
+
+static int is_soa(const ldns_rr *rr)
+{
+	return ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) == 7;
+}
+
+/*
+ * RFC 1995 4: SOA(new), then per sequence SOA(from), deletions, SOA(to), additions, and
+ * SOA(new) last. Returns the number of sequences, or -1 (with a message) when malformed.
+ */
+static long split_ixfr(const char *path, const ldns_rr_list *l, struct xfr_diff **out)
+{
+	size_t n = ldns_rr_list_rr_count(l), i = 1, nd = 0;
+	struct xfr_diff *d = NULL;
+
+	*out = NULL;
+	if (n < 3 || !is_soa(ldns_rr_list_rr(l, 0)) || !is_soa(ldns_rr_list_rr(l, n - 1))) {
+		fprintf(stderr, "%s: not an IXFR: it must start and end with the new SOA\n", path);
+		return -1;
+	}
+	uint32_t last = soa_serial(ldns_rr_list_rr(l, 0));
+	while (i < n - 1) {
+		struct xfr_diff *nv = realloc(d, (nd + 1) * sizeof(*d));
+		if (!nv || !is_soa(ldns_rr_list_rr(l, i)))
+			goto bad;
+		d = nv;
+		d[nd].del = ldns_rr_list_new();
+		d[nd].add = ldns_rr_list_new();
+		d[nd].from = soa_serial(ldns_rr_list_rr(l, i));
+		ldns_rr_list_push_rr(d[nd].del, ldns_rr_clone(ldns_rr_list_rr(l, i++)));
+		while (i < n - 1 && !is_soa(ldns_rr_list_rr(l, i)))
+			ldns_rr_list_push_rr(d[nd].del, ldns_rr_clone(ldns_rr_list_rr(l, i++)));
+		if (i >= n - 1 + (soa_serial(ldns_rr_list_rr(l, i)) == last))
+			goto bad;
+		d[nd].to = soa_serial(ldns_rr_list_rr(l, i));
+		ldns_rr_list_push_rr(d[nd].add, ldns_rr_clone(ldns_rr_list_rr(l, i++)));
+		while (i < n - 1 && !is_soa(ldns_rr_list_rr(l, i)))
+			ldns_rr_list_push_rr(d[nd].add, ldns_rr_clone(ldns_rr_list_rr(l, i++)));
+		nd++;
+	}
+	if (nd == 0 || d[nd - 1].to != last)
+		goto bad;
+	*out = d;
+	return (long)nd;
+bad:
+	fprintf(stderr, "%s: malformed IXFR (RFC 1995: SOA new, then SOA from, deletions, SOA "
+		"to, additions per sequence, then SOA new)\n", path);
+	for (size_t k = 0; k < nd; k++) {
+		ldns_rr_list_deep_free(d[k].del);
+		ldns_rr_list_deep_free(d[k].add);
+	}
+	free(d);
+	return -1;
+}
+
+static int cmd_apply(const struct opts *o)
+{
+	ldns_rr_list *l = NULL;
+	struct xfr_diff *d = NULL;
+	struct zdiff_out out;
+	char name[DNAME_TXT_MAX];
+	long nd = 0;
+	int rc = 1;
+
+	origin_text(o->origin, name, sizeof(name));
+	if (read_ixfr(o->ixfr, &l) < 0 || (nd = split_ixfr(o->ixfr, l, &d)) < 0) {
+		nd = 0;
+		goto done;
+	}
+	if (zdiff_apply(o->origin, o->file, o->delta, d, (size_t)nd, &out) < 0) {
+		fprintf(stderr, "%s: IXFR refused: %s\n", name, out.err);
+		goto done;
+	}
+	if (zonec_write_file(o->out, out.img, out.len) < 0) {
+		fprintf(stderr, "%s: cannot write: %m\n", o->out);
+	} else {
+		if (out.is_delta)
+			printf("%s: serial %u, delta image of %u names over %s\n", name, out.serial,
+			       out.delta_names, o->file);
+		else
+			printf("%s: serial %u, full image\n", name, out.serial);
+		printf("wrote %s (%zu bytes)\n", o->out, out.len);
+		rc = 0;
+	}
+	free(out.img);
+done:
+	for (long k = 0; k < nd; k++) {
+		ldns_rr_list_deep_free(d[k].del);
+		ldns_rr_list_deep_free(d[k].add);
+	}
+	free(d);
+	ldns_rr_list_deep_free(l);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -378,5 +482,7 @@ int main(int argc, char **argv)
 		return cmd_check(&o);
 	if (strcmp(o.cmd, "compile") == 0)
 		return cmd_compile(&o);
+	if (strcmp(o.cmd, "apply") == 0)
+		return cmd_apply(&o);
 	return cmd_dump(&o);
 }

@@ -1,4 +1,4 @@
-/* Zone image v2: the on-disk, position-independent form of one zone (doc/zone-image.md). */
+/* Zone image v3: the on-disk, position-independent form of one zone (doc/zone-image.md). */
 #ifndef PHAROS_IMAGE_H
 #define PHAROS_IMAGE_H
 
@@ -13,9 +13,14 @@
  * form (network order). Every offset is relative to the start of the file.
  *
  * The checksum is zlib's CRC-32 of bytes [IMG_CSUM_START, file_size).
+ *
+ * Two kinds share the layout, told apart by the magic: a full image (the whole zone) and
+ * a delta image (the names that changed since a full image, its "base": see
+ * doc/zone-image.md "Delta images"). A zone is served as base, or base + one delta.
  */
-#define IMG_MAGIC	"PHRSZIM1"	/* 8 bytes, no terminator in the file */
-#define IMG_VERSION	2u
+#define IMG_MAGIC	"PHRSZIM1"	/* 8 bytes, no terminator in the file: a full image */
+#define IMG_MAGIC_DELTA	"PHRSZDL1"	/* a delta image */
+#define IMG_VERSION	3u
 #define IMG_CSUM_START	32u
 #define IMG_NONE	UINT32_MAX	/* "no index" in any u32 index field */
 #define IMG_ALIGN	8u
@@ -28,7 +33,7 @@ enum img_section_id {
 	IMG_SEC_PREBUILT,	/* bytes: pre-rendered answer blocks (may be empty) */
 	IMG_SEC_NSEC3,		/* struct img_nsec3[], sorted by hash (NSEC3 zones only) */
 	IMG_SEC_NSEC3PARAM,	/* one struct img_nsec3param (NSEC3 zones only) */
-	IMG_SEC_COUNT_ = 8	/* table size; unused entries are zero */
+	IMG_SEC_COUNT_ = 7	/* table size */
 };
 
 struct img_section {
@@ -37,7 +42,7 @@ struct img_section {
 };
 
 struct img_header {
-	char     magic[8];		/* IMG_MAGIC */
+	char     magic[8];		/* IMG_MAGIC or IMG_MAGIC_DELTA */
 	uint32_t version;		/* IMG_VERSION */
 	uint32_t header_size;		/* sizeof(struct img_header) */
 	uint64_t file_size;		/* total bytes, must equal the mapped size */
@@ -53,6 +58,8 @@ struct img_header {
 	uint32_t compiled_at;		/* unix time of compilation, informational */
 	uint32_t denial;		/* enum img_denial: how the zone proves non-existence */
 	struct img_section sec[IMG_SEC_COUNT_];
+	uint32_t base_serial;		/* delta: serial of the base it applies to; full: 0 */
+	uint32_t base_checksum;		/* delta: the base's header checksum; full: 0 */
 };
 
 enum img_denial {
@@ -70,6 +77,7 @@ enum img_name_flags {
 	IMG_NAME_CNAME	  = 1u << 5,	/* has a CNAME RRset */
 	IMG_NAME_NSEC3_COVERED = 1u << 6, /* NSEC3 zone: no NSEC3 matches H(name) (opt-out);
 					     denial is the NSEC3 that covers it */
+	IMG_NAME_TOMBSTONE = 1u << 7,	/* delta only: the name no longer exists */
 };
 
 struct img_name {

@@ -3,19 +3,23 @@
 #define PHAROS_IPC_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 /*
  * Transport: a UNIX SOCK_SEQPACKET socket owned by the dataplane's management thread.
  * One datagram = one message = struct ipc_hdr followed by the kind's fixed body.
  * The receiver checks len == sizeof(the kind's struct) and refuses anything else.
  * Requests are answered in order; a request gets exactly one IPC_REPLY, preceded by any
- * number of IPC_ZONE_INFO / IPC_WORKER_INFO for IPC_STATUS.
+ * number of IPC_ZONE_INFO / IPC_WORKER_INFO for IPC_STATUS. The one exception is
+ * IPC_NOTIFY_ANSWER: it answers the dataplane's IPC_NOTIFY and gets no IPC_REPLY.
+ * IPC_NOTIFY is the only message the dataplane sends unasked (to the subscriber only).
  * Bulk data (zone images) never travels here: IPC_LOAD names a file.
  */
-#define IPC_VERSION	1u
+#define IPC_VERSION	2u
 #define IPC_NAME_MAX	256	/* zone origin in text form, NUL-terminated */
 #define IPC_PATH_MAX	1024	/* image path, NUL-terminated */
 #define IPC_MSG_MAX	512	/* reply text, NUL-terminated */
+#define IPC_NOTIFY_MAX	4096	/* largest relayed NOTIFY or NOTIFY response (DNS message) */
 
 enum ipc_kind {
 	IPC_LOAD = 1,		/* control -> dp: serve this image for this zone (replaces) */
@@ -24,7 +28,22 @@ enum ipc_kind {
 	IPC_REPLY = 4,		/* dp -> control: result of the request */
 	IPC_ZONE_INFO = 5,	/* dp -> control: one served zone (status) */
 	IPC_WORKER_INFO = 6,	/* dp -> control: one worker's counters (status) */
+	IPC_SUBSCRIBE = 7,	/* control -> dp: relay NOTIFYs to this connection from now on */
+	IPC_NOTIFY = 8,		/* dp -> control, unasked: a NOTIFY received from the network */
+	IPC_NOTIFY_ANSWER = 9,	/* control -> dp: response to one IPC_NOTIFY (no IPC_REPLY) */
+	IPC_EXPIRE = 10,	/* control -> dp: mark a zone expired (SERVFAIL) or not */
 };
+
+/* Transport a relayed NOTIFY came over (struct ipc_notify.transport). */
+enum ipc_transport {
+	IPC_TRANSPORT_UDP = 0,
+	IPC_TRANSPORT_TCP = 1,
+};
+
+/* struct ipc_zone_info.flags */
+#define IPC_ZONE_EXPIRED	0x1u	/* answers SERVFAIL (IPC_EXPIRE or a .expired marker) */
+#define IPC_ZONE_DELTA		0x2u	/* served as base + delta: serial is the delta's, path the
+					   base's, names/rrsets/image_size the base's */
 
 struct ipc_hdr {
 	uint32_t kind;		/* enum ipc_kind */
@@ -62,7 +81,7 @@ struct ipc_zone_info {
 	uint32_t serial;
 	uint32_t names;
 	uint32_t rrsets;
-	uint32_t reserved;
+	uint32_t flags;		/* IPC_ZONE_* */
 	uint64_t image_size;
 	uint64_t loaded_at;	/* unix time */
 };
@@ -75,6 +94,50 @@ struct ipc_worker_info {
 	uint64_t loops;		/* loop passes: advances while the worker is alive */
 	uint64_t rx, tx, dropped;
 	uint64_t noerror, nxdomain, refused, formerr, servfail, notimp, truncated;
+	uint64_t notify_relayed;	/* NOTIFYs handed to the relay (subscriber present) */
+	uint64_t notify_answered;	/* relay responses sent back through this thread */
+	uint64_t notify_dropped;	/* relayed NOTIFYs that got no response (full, big, late) */
+	uint64_t expired;		/* SERVFAIL answers because the zone is expired */
+};
+
+/* No body: this connection receives every relayed NOTIFY from now on (latest one wins). */
+struct ipc_subscribe {
+	struct ipc_hdr h;
+};
+
+/*
+ * One NOTIFY (opcode 4, QR=0) received from the network, sent to the subscriber with
+ * seq 0. Answer it with IPC_NOTIFY_ANSWER and the same id, or not at all.
+ */
+struct ipc_notify {
+	struct ipc_hdr h;
+	uint64_t id;				/* relay id, echoed in IPC_NOTIFY_ANSWER */
+	uint32_t transport;			/* enum ipc_transport */
+	uint32_t len;				/* bytes used in msg */
+	struct sockaddr_storage src;		/* sender (address and port) */
+	struct sockaddr_storage dst;		/* our address and port it was sent to */
+	uint8_t msg[IPC_NOTIFY_MAX];		/* the DNS message as received */
+};
+
+/*
+ * The response to send for relayed NOTIFY id: from dst to src of the IPC_NOTIFY, over the
+ * same transport (TCP: on the same connection, in order). No IPC_REPLY: an unknown or
+ * timed-out id is ignored (and counted as dropped).
+ */
+struct ipc_notify_answer {
+	struct ipc_hdr h;
+	uint64_t id;
+	uint32_t len;				/* bytes used in msg, 12..IPC_NOTIFY_MAX */
+	uint32_t reserved;
+	uint8_t msg[IPC_NOTIFY_MAX];
+};
+
+/* Mark origin expired (every query for it: SERVFAIL) or serving again; IPC_REPLY. */
+struct ipc_expire {
+	struct ipc_hdr h;
+	char origin[IPC_NAME_MAX];
+	uint32_t expired;			/* 1 = expired, 0 = serve */
+	uint32_t reserved;
 };
 
 #endif

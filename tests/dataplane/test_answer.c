@@ -502,3 +502,38 @@ Test(answer, tsig_without_key_is_badkey_and_transfers_refused)
 	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
 	ldns_pkt_free(r);
 }
+
+/* An expired zone (IPC_EXPIRE): SERVFAIL for every name, AA clear, EDE 24 with EDNS. */
+Test(answer, expired_zone_servfail)
+{
+	struct snap_zone *v = snap_zone_flagged(snap->zones[0], SNAP_ZONE_EXPIRED);
+	struct snapshot *live = snap, *exp;
+	static const uint8_t ede24[] = { 0, 15, 0, 2, 0, 24 };
+	uint8_t q[512], out[4096];
+	struct answer_info info;
+	size_t n;
+
+	cr_assert_not_null(v);
+	cr_assert_eq(snap_with(live, v, &exp), 0);
+	snap = exp;
+	ldns_pkt *r = ask("www.example.com.", LDNS_RR_TYPE_A, -1);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_SERVFAIL);
+	cr_assert(!ldns_pkt_aa(r));
+	cr_assert_eq(ldns_pkt_ancount(r) + ldns_pkt_nscount(r) + ldns_pkt_arcount(r), 0);
+	ldns_pkt_free(r);
+	n = answer_query(snap, q, make_query("nothere.example.com.", LDNS_RR_TYPE_SOA, 1232, q),
+			 out, sizeof(out), ANSWER_UDP, &info);
+	cr_assert_eq(info.rcode, LDNS_RCODE_SERVFAIL);
+	cr_assert_eq(info.expired, 1);
+	cr_assert_geq(n, sizeof(ede24));
+	cr_assert_eq(memcmp(out + n - sizeof(ede24), ede24, sizeof(ede24)), 0, "EDE 24 last");
+	n = answer_query(snap, q, make_query("www.example.org.", LDNS_RR_TYPE_A, 1232, q),
+			 out, sizeof(out), ANSWER_UDP, &info);
+	cr_assert_eq(info.rcode, LDNS_RCODE_REFUSED, "other names: as before");
+	cr_assert_eq(info.expired, 0);
+	snap = live;
+	snap_release(exp);
+	r = ask("www.example.com.", LDNS_RR_TYPE_A, -1);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR, "the old snapshot is untouched");
+	ldns_pkt_free(r);
+}

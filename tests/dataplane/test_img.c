@@ -363,11 +363,8 @@ static void bad_soa(uint8_t *buf) { ((struct img_header *)buf)->soa_rrset = 0; }
 static void bad_serial(uint8_t *buf) { ((struct img_header *)buf)->serial++; }
 static void misaligned(uint8_t *buf) { ((struct img_header *)buf)->sec[IMG_SEC_DATA].off += 4; }
 static void odd_slots(uint8_t *buf) { ((struct img_header *)buf)->hash_slots = 48; }
-static void unused_section(uint8_t *buf)
-{
-	((struct img_header *)buf)->sec[7].off = 128;
-	((struct img_header *)buf)->sec[7].len = 8;
-}
+static void base_in_full(uint8_t *buf) { ((struct img_header *)buf)->base_serial = 7; }
+static void tombstone_in_full(uint8_t *buf) { names_of(buf)[3].flags |= IMG_NAME_TOMBSTONE; }
 
 static void nsec3_section(uint8_t *buf)
 {
@@ -574,7 +571,8 @@ Test(img, targeted_damage_refused_with_reason)
 	expect_refused(bad_serial, PHAROS_ERANGE, "serial");
 	expect_refused(misaligned, PHAROS_ERANGE, "misaligned");
 	expect_refused(odd_slots, PHAROS_ESIZE, "power of two");
-	expect_refused(unused_section, PHAROS_ERANGE, "section 7 is unused and must be empty");
+	expect_refused(base_in_full, PHAROS_ERANGE, "a full image with a base serial");
+	expect_refused(tombstone_in_full, PHAROS_ERANGE, "a tombstone must be a name of a delta");
 	expect_refused(nsec3_section, PHAROS_ERANGE, "NSEC3 or NSEC3PARAM section present in "
 		       "a zone with denial none");
 	expect_refused(bad_denial_type, PHAROS_EVERSION, "unknown denial type 3");

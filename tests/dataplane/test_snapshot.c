@@ -245,3 +245,48 @@ Test(snapshot, many_zones)
 	}
 	snap_release(s);
 }
+
+/* Expired is published as a copy sharing the image; the image lives while any zone uses it. */
+Test(snapshot, flagged_view)
+{
+	struct snap_zone *a = zone("example.com.", 1), *b = zone("example.net.", 7);
+	struct snap_zone *zs[] = { a, b };
+	struct snapshot *s1 = build(zs, 2), *s2, *s3, *s4;
+	struct img *img = a->img;
+	struct snap_zone *v, *w;
+
+	cr_assert_eq(img->refs, 1);
+	v = snap_zone_flagged(a, SNAP_ZONE_EXPIRED);
+	cr_assert_not_null(v);
+	cr_assert_eq(v->img, img, "the same mapping, not a copy");
+	cr_assert_eq(img->refs, 2, "a and the flagged zone");
+	cr_assert_eq(v->refs, 0);
+	cr_assert_eq(snap_with(s1, v, &s2), 0);
+	cr_assert_eq(find(s2, "www.example.com.")->flags, SNAP_ZONE_EXPIRED);
+	cr_assert_eq(find(s1, "www.example.com.")->flags, 0, "the published zone is untouched");
+	cr_assert_eq(find(s2, "example.net."), b);
+	snap_release(s1);			/* a is freed, its image stays for v */
+	cr_assert_eq(img->refs, 1);
+	cr_assert_eq(serial(find(s2, "example.com.")), 1, "the image is still mapped");
+
+	w = snap_zone_flagged(v, 0);		/* un-expire */
+	cr_assert_eq(img->refs, 2);
+	cr_assert_eq(snap_with(s2, w, &s3), 0);
+	cr_assert_eq(find(s3, "example.com.")->flags, 0);
+	snap_release(s2);			/* v goes, the image stays for w */
+	cr_assert_eq(img->refs, 1);
+	cr_assert_eq(serial(find(s3, "example.com.")), 1);
+
+	v = snap_zone_flagged(w, SNAP_ZONE_EXPIRED);	/* never published: freed unheld */
+	cr_assert_eq(img->refs, 2);
+	snap_zone_free(v);
+	cr_assert_eq(img->refs, 1);
+
+	uint8_t o[DNAME_MAX];
+	size_t len;
+	cr_assert_eq(dname_from_text("example.com.", NULL, 0, o, &len), 0);
+	cr_assert_eq(snap_without(s3, o, len, &s4), 0);
+	snap_release(s3);			/* w, then its image (ASan: nothing leaks) */
+	cr_assert_eq(s4->count, 1);
+	snap_release(s4);
+}

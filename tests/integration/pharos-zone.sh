@@ -175,7 +175,7 @@ roundtrip() {	# ZONEFILE ORIGIN NAME
 		fail "compile of $zone: no 'wrote $name.img (N bytes)' line"
 	pz dump "$name.img" >"$name.dump" 2>"$name.dump.err" || fail "dump of $name.img failed"
 	[ ! -s "$name.dump.err" ] || fail "dump of $name.img printed on stderr"
-	grep -q "^; origin $origin, version 2, serial " "$name.dump" ||
+	grep -q "^; origin $origin, version 3, serial " "$name.dump" ||
 		fail "dump of $name.img: no header line with the origin"
 	run compile "$name.dump" --origin "$origin" -o "$name.again.img"
 	expect_rc 0 "compile of the dump of $name.img"
@@ -191,7 +191,7 @@ grep -q "^; denial NSEC3: hash 1, flags 0, 12 iterations, salt aabbccdd, 12 reco
 	fail "dump: the NSEC3 parameters are not in the header"
 grep -qx "sp\\\\032ace.good.test.	3600	IN	A	192.0.2.5" good.dump ||
 	fail "dump: the owner with a space is not written escaped"
-grep -q "^; origin good.test., version 2, serial 2026030405, compiled " good.dump ||
+grep -q "^; origin good.test., version 3, serial 2026030405, compiled " good.dump ||
 	fail "dump: header line is not as expected"
 
 # --- dump of damaged images ------------------------------------------------------------------------
@@ -230,7 +230,7 @@ expect_dump_refused() {	# IMAGE REGEX WHAT
 	log "dump: $3 refused, exit 1"
 }
 expect_dump_refused magic.img "bad magic" "an image with a bad magic"
-expect_dump_refused version.img "image version 1, this reader knows 2" "an image of version 1"
+expect_dump_refused version.img "image version 1, this reader knows 3" "an image of version 1"
 expect_dump_refused flipped.img "checksum" "an image with a flipped byte"
 expect_dump_refused truncated.img "says $size bytes, image has $((size - 100))" \
 	"a truncated image"
