@@ -13,6 +13,7 @@
 #include "imgstore.h"
 #include "log.h"
 #include "pharos/err.h"
+#include "secondary.h"
 #include "zonec.h"
 
 /* Zone compiler diagnostics collected for one zone. */
@@ -185,6 +186,22 @@ static void ctl_accepted(struct ctl *c, struct ctl_zone *z, const struct ctl_ima
 }
 
 /*
+ * dpconn_load, but a delta image refused for want of its base (a dataplane that started
+ * empty) gets the base loaded first, then the delta again.
+ */
+static int ctl_load_img(struct ctl *c, const struct ctl_zone *z, const char *path, char *msg,
+			size_t len)
+{
+	const char *base = z->sec ? sec_base_of(z->sec, path) : NULL;
+	int rc = dpconn_load(&c->dp, z->origin, path, msg, len);
+
+	if (rc == PHAROS_EZONE && base != NULL && dpconn_connected(&c->dp) &&
+	    dpconn_load(&c->dp, z->origin, base, msg, len) == 0)
+		rc = dpconn_load(&c->dp, z->origin, path, msg, len);
+	return rc;
+}
+
+/*
  * Send z's pending image (or, with none, its current one) to the dataplane.
  * r->action: LOADED, PENDING (not connected / link lost) or REFUSED.
  */
@@ -200,7 +217,7 @@ static void ctl_push(struct ctl *c, struct ctl_zone *z, struct ctl_result *r)
 		return;
 	}
 	msg[0] = '\0';
-	rc = dpconn_load(&c->dp, z->origin, img.path, msg, sizeof(msg));
+	rc = ctl_load_img(c, z, img.path, msg, sizeof(msg));
 	if (rc == 0) {
 		ctl_accepted(c, z, &img);
 		r->action = CTL_LOADED;
@@ -245,6 +262,11 @@ static void ctl_push_all(struct ctl *c, struct ctl_zone *z, struct ctl_result *r
 	ctl_push(c, z, &again);
 	if (again.action != CTL_LOADED)
 		ctl_addmsg(r->msg, sizeof(r->msg), again.msg);
+}
+
+void ctl_zone_push(struct ctl *c, struct ctl_zone *z, struct ctl_result *r)
+{
+	ctl_push_all(c, z, r);
 }
 
 /* The dataplane serves zones we do not have (we restarted with a smaller config). */
@@ -309,6 +331,8 @@ static void ctl_try_connect(struct ctl *c)
 	c->workers = NULL;
 	c->worker_count = 0;
 	ctl_resync(c);
+	if (dpconn_connected(&c->dp))
+		sec_connected(c);
 }
 
 /* Update worker liveness from a status sample. */
@@ -365,18 +389,19 @@ void ctl_tick(struct ctl *c)
 	if (!dpconn_connected(&c->dp)) {
 		if (now >= c->next_connect_ms)
 			ctl_try_connect(c);
-		return;
-	}
-	if (now >= c->next_sample_ms && ctl_status(c, &st) == 0)
+	} else if (now >= c->next_sample_ms && ctl_status(c, &st) == 0) {
 		dpconn_status_free(&st);
+	}
+	sec_tick(c);
 }
 
 int ctl_timeout_ms(const struct ctl *c)
 {
 	int64_t due = dpconn_connected(&c->dp) ? c->next_sample_ms : c->next_connect_ms;
 	int64_t left = due - ctl_now_ms();
+	int ms = left < 0 ? 0 : left > CTL_SAMPLE_MS ? CTL_SAMPLE_MS : (int)left;
 
-	return left < 0 ? 0 : left > CTL_SAMPLE_MS ? CTL_SAMPLE_MS : (int)left;
+	return sec_timeout_ms(c, ms);
 }
 
 int ctl_dp_fd(const struct ctl *c)
@@ -564,18 +589,24 @@ static int ctl_zone_carry(struct ctl *c, const struct config_zone *cz, struct ct
 	for (size_t i = 0; i < c->zone_count; i++) {
 		struct ctl_zone *o = &c->zones[i];
 
-		if (o->file == NULL || strcmp(o->origin, cz->origin) != 0)
+		if (o->origin[0] == '\0' || strcmp(o->origin, cz->origin) != 0)
 			continue;
 		*z = *o;
-		if (strcmp(o->file, cz->file) != 0)
+		if (o->file == NULL || cz->file == NULL || strcmp(o->file, cz->file) != 0)
 			z->have_st = 0;	/* another file: compile it */
+		if (cz->file != NULL) {	/* a file zone (again): no transfer state */
+			sec_zone_free(z->sec);
+			z->sec = NULL;
+		}
 		free(o->file);
-		o->file = NULL;		/* marks "carried over" */
+		o->file = NULL;
+		o->sec = NULL;
+		o->origin[0] = '\0';	/* marks "carried over" */
 		break;
 	}
 	snprintf(z->origin, sizeof(z->origin), "%s", cz->origin);
-	z->file = strdup(cz->file);
-	return z->file ? 0 : PHAROS_ENOMEM;
+	z->file = cz->file ? strdup(cz->file) : NULL;
+	return (z->file || !cz->file) ? 0 : PHAROS_ENOMEM;
 }
 
 /* Unload the zones that were not carried over into the new set. */
@@ -588,7 +619,7 @@ static void ctl_unload_removed(struct ctl *c, struct ctl_report *rep)
 		struct ctl_result *r;
 		int rc = 0;
 
-		if (o->file == NULL)
+		if (o->origin[0] == '\0')
 			continue;
 		r = ctl_result_new(rep, o->origin);
 		if (r == NULL)
@@ -609,8 +640,10 @@ static void ctl_unload_removed(struct ctl *c, struct ctl_report *rep)
 
 static void ctl_zones_free(struct ctl_zone *zones, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(zones[i].file);
+		sec_zone_free(zones[i].sec);
+	}
 	free(zones);
 }
 
@@ -638,7 +671,10 @@ static int ctl_apply(struct ctl *c, struct ctl_report *rep)
 
 		if (r == NULL)
 			return PHAROS_ENOMEM;
-		ctl_refresh(c, &zones[i], r);
+		if (config_zone_secondary(&c->cfg->zones[i]))
+			sec_zone_apply(c, &zones[i], &c->cfg->zones[i], r);
+		else
+			ctl_refresh(c, &zones[i], r);
 		ctl_log_result(r);
 	}
 	for (size_t i = 0; i < rep->count; i++)
@@ -683,11 +719,16 @@ int ctl_init(struct ctl *c, const char *config_path, struct config *cfg,
 			strerror(errno));
 		return PHAROS_EIO;
 	}
+	if (sec_init(c) < 0) {
+		log_msg(LOG_ERR, "cannot set up zone transfers: %s", strerror(errno));
+		return PHAROS_EIO;
+	}
 	return ctl_apply(c, rep) == PHAROS_ENOMEM ? PHAROS_ENOMEM : 0;
 }
 
 void ctl_fini(struct ctl *c)
 {
+	sec_fini(c);
 	dpconn_close(&c->dp);
 	ctl_zones_free(c->zones, c->zone_count);
 	free(c->workers);
@@ -771,6 +812,12 @@ int ctl_load(struct ctl *c, const char *origin_in, const char *path, struct ctl_
 	if (z == NULL) {
 		ctl_setmsg(r->msg, sizeof(r->msg), "zone %s is not in the config", origin);
 		return PHAROS_ENOTFOUND;
+	}
+	if (z->sec != NULL) {	/* its images come from the primary, in step with its state */
+		ctl_setmsg(r->msg, sizeof(r->msg), "zone %s is a secondary zone: its primary "
+			   "decides what is served (pharosctl zone-retransfer)", origin);
+		ctl_result_zone(r, z);
+		return PHAROS_EINVAL;
 	}
 	if (path[0] != '/' || strlen(path) >= sizeof(img.path)) {
 		ctl_setmsg(r->msg, sizeof(r->msg), "image path must be absolute: %s", path);

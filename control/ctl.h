@@ -21,10 +21,14 @@ struct ctl_image {
 	uint32_t serial;
 };
 
+struct sec;
+struct sec_zone;
+
 /* One configured zone. */
 struct ctl_zone {
 	char origin[CONFIG_ORIGIN_MAX];	/* normalized ("example.com.") */
-	char *file;			/* zone file (owned) */
+	char *file;			/* zone file (owned); NULL for a secondary zone */
+	struct sec_zone *sec;		/* secondary zones: timers, transfers (secondary.h) */
 	struct ctl_image cur;		/* last image the dataplane accepted */
 	struct ctl_image pend;		/* compiled, not yet accepted (dataplane away) */
 	int have_cur, have_pend;
@@ -89,6 +93,7 @@ struct ctl {
 	int waiting_logged;		/* "waiting for the dataplane" said once */
 	struct ctl_worker *workers;
 	size_t worker_count;
+	struct sec *sec;		/* secondary zones' transfers (secondary.c) */
 };
 
 /*
@@ -117,6 +122,13 @@ int ctl_reload(struct ctl *c, struct ctl_report *rep);
  * serving). rep gets one result.
  */
 int ctl_load(struct ctl *c, const char *origin, const char *path, struct ctl_report *rep);
+
+/*
+ * Serve z's pending image (z->pend, have_pend set by the caller), or re-send its current
+ * one: r->action LOADED, PENDING (dataplane away: loads when it is back) or REFUSED (the
+ * old image keeps serving; z->error says why). For secondary.c.
+ */
+void ctl_zone_push(struct ctl *c, struct ctl_zone *z, struct ctl_result *r);
 
 /* Free the results of a report. */
 void ctl_report_free(struct ctl_report *rep);

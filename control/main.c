@@ -15,6 +15,8 @@
 #include "log.h"
 #include "opsock.h"
 #include "pharos/err.h"
+#include "secondary.h"
+#include "zdiff.h"
 
 static volatile sig_atomic_t main_quit;
 static volatile sig_atomic_t main_reload;
@@ -122,10 +124,10 @@ static void main_reload_now(struct ctl *c)
 
 static void main_loop(struct ctl *c, struct opsock *o, const sigset_t *wait)
 {
-	struct pollfd fds[OPSOCK_NFDS_MAX + 1];
+	struct pollfd fds[OPSOCK_NFDS_MAX + 2];
 
 	while (!main_quit) {
-		int n, ndp = -1, ms;
+		int n, ndp = -1, nsec = -1, ms;
 		struct timespec ts;
 
 		if (main_reload) {
@@ -138,14 +140,40 @@ static void main_loop(struct ctl *c, struct opsock *o, const sigset_t *wait)
 			ndp = n;
 			fds[n++] = (struct pollfd){ .fd = ctl_dp_fd(c), .events = POLLIN };
 		}
+		if (sec_fd(c) >= 0) {	/* a transfer thread finished */
+			nsec = n;
+			fds[n++] = (struct pollfd){ .fd = sec_fd(c), .events = POLLIN };
+		}
 		ms = ctl_timeout_ms(c);
 		ts = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 		if (ppoll(fds, (nfds_t)n, &ts, wait) <= 0)
 			continue;
 		if (ndp >= 0 && fds[ndp].revents != 0)
 			ctl_dp_event(c);
-		opsock_handle(o, fds, ndp >= 0 ? ndp : n, c);
+		if (nsec >= 0 && fds[nsec].revents != 0)
+			sec_event(c);
+		opsock_handle(o, fds, ndp >= 0 ? ndp : nsec >= 0 ? nsec : n, c);
 	}
+}
+
+/*
+ * PHAROS_ZDIFF_LIMITS=DELTA_MIN,DELTA_DIV,COMPACT_MIN,COMPACT_DIV: when an IXFR makes a
+ * delta image and when compaction is advised (zdiff_set_limits; doc/secondary.md). For
+ * tests and tuning.
+ */
+static void main_zdiff_limits(void)
+{
+	const char *env = getenv("PHAROS_ZDIFF_LIMITS");
+	unsigned v[4];
+
+	if (env == NULL || env[0] == '\0')
+		return;
+	if (sscanf(env, "%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3]) != 4) {
+		fprintf(stderr, "pharos-control: PHAROS_ZDIFF_LIMITS='%s': expected "
+				"DELTA_MIN,DELTA_DIV,COMPACT_MIN,COMPACT_DIV\n", env);
+		exit(1);
+	}
+	zdiff_set_limits(v[0], v[1], v[2], v[3]);
 }
 
 /* Config, operator socket and first compilation; exits 1 on any failure (start-up). */
@@ -186,6 +214,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	main_signals(&wait);
+	main_zdiff_limits();
 	main_start(&opts, &c, &o);
 	if (!opts.foreground)
 		main_daemonize();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pharos/err.h"
+#include "secondary.h"
 
 #define OPCMD_WORDS_MAX	8
 
@@ -23,7 +24,7 @@ struct opcmd_buf {
 struct opcmd_def {
 	const char *name;
 	int admin;		/* refused on the read-only socket */
-	int nargs;		/* words after the name, "json" excluded */
+	int nargs;		/* words after the name, "json" excluded; -N: 0 to N */
 	int (*run)(struct ctl *c, char **arg, int json, struct opcmd_buf *b);
 	const char *help;
 };
@@ -451,6 +452,196 @@ static int opcmd_load(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
 	return rc == 0 ? OPCMD_OK : OPCMD_FAIL;
 }
 
+/* ---- secondary zones: zone-status, zone-refresh, zone-retransfer ---- */
+
+/* What the dataplane says it serves for a zone (asked, never inferred). */
+struct opcmd_served {
+	const char *word;	/* "yes", "expired", "no", "unknown" (not connected) */
+	int have_serial;
+	uint32_t serial;
+};
+
+static struct opcmd_served opcmd_served(const struct dpconn_status *st, const char *origin)
+{
+	struct opcmd_served sv = { .word = st ? "no" : "unknown" };
+	char norm[CONFIG_ORIGIN_MAX];
+
+	for (size_t i = 0; st != NULL && i < st->zone_count; i++) {
+		if (config_origin_normalize(st->zones[i].origin, norm, sizeof(norm)) < 0 ||
+		    strcmp(norm, origin) != 0)
+			continue;
+		sv.word = (st->zones[i].flags & IPC_ZONE_EXPIRED) ? "expired" : "yes";
+		sv.have_serial = 1;
+		sv.serial = st->zones[i].serial;
+	}
+	return sv;
+}
+
+/* TIME as text, "-" for 0; ms: the value is unix milliseconds. */
+static const char *opcmd_when(int64_t t, int ms, char *out, size_t cap)
+{
+	if (t == 0)
+		return "-";
+	opcmd_time(ms ? t / 1000 : t, out, cap);
+	return out;
+}
+
+static void opcmd_zst_text(struct opcmd_buf *b, const struct ctl_zone *z,
+			   const struct opcmd_served *sv)
+{
+	const struct sec_zone *s = z->sec;
+	char t1[32], t2[32], t3[32], t4[32];
+
+	opcmd_put(b, "%s role=%s state=%s served=%s served-serial=", z->origin,
+		  s ? "secondary" : "primary",
+		  s ? sec_state_name(s->state) : ctl_state_name(ctl_zone_state(z)), sv->word);
+	if (sv->have_serial)
+		opcmd_put(b, "%u", sv->serial);
+	else
+		opcmd_put(b, "-");
+	if (s == NULL) {
+		opcmd_put(b, " file=%s\n", z->file ? z->file : "-");
+		if (z->error[0])
+			opcmd_put(b, "  error: %s\n", z->error);
+		return;
+	}
+	if (s->have_primary_serial)
+		opcmd_put(b, " primary-serial=%u", s->primary_serial);
+	else
+		opcmd_put(b, " primary-serial=-");
+	if (s->have_primary_serial && sv->have_serial)
+		opcmd_put(b, " serial-lag=%d", (int32_t)(s->primary_serial - sv->serial));
+	else
+		opcmd_put(b, " serial-lag=-");
+	opcmd_put(b, " last-attempt=%s last-kind=%s last-result=%s last-primary=%s "
+		  "last-transfer=%s next-refresh=%s expires=%s\n",
+		  opcmd_when(s->last_attempt, 0, t1, sizeof(t1)), s->last_kind[0] ? s->last_kind : "-",
+		  s->last_ok < 0 ? "-" : s->last_ok ? "ok" : "failed",
+		  s->last_primary[0] ? s->last_primary : "-",
+		  opcmd_when(s->last_xfr, 0, t2, sizeof(t2)),
+		  s->state == SEC_REFRESHING ? "now" : opcmd_when(sec_next_refresh(s), 1, t3,
+								  sizeof(t3)),
+		  opcmd_when(sec_expires_at(s), 1, t4, sizeof(t4)));
+	if (s->last_ok == 0 && s->last_error[0])
+		opcmd_put(b, "  error: %s\n", s->last_error);
+}
+
+/* "key":N or "key":null */
+static void opcmd_knum(struct opcmd_buf *b, const char *key, int have, int64_t v)
+{
+	if (have)
+		opcmd_put(b, ",\"%s\":%" PRId64, key, v);
+	else
+		opcmd_put(b, ",\"%s\":null", key);
+}
+
+static void opcmd_zst_json(struct opcmd_buf *b, const struct ctl_zone *z,
+			   const struct opcmd_served *sv)
+{
+	const struct sec_zone *s = z->sec;
+
+	opcmd_kstr(b, "origin", z->origin, 1);
+	opcmd_kstr(b, "role", s ? "secondary" : "primary", 0);
+	opcmd_kstr(b, "state", s ? sec_state_name(s->state) : ctl_state_name(ctl_zone_state(z)),
+		   0);
+	opcmd_kstr(b, "served", sv->word, 0);
+	opcmd_knum(b, "served_serial", sv->have_serial, sv->serial);
+	if (s == NULL) {
+		opcmd_kstr(b, "file", z->file, 0);
+		opcmd_kstr(b, "error", z->error[0] ? z->error : NULL, 0);
+		return;
+	}
+	opcmd_knum(b, "primary_serial", s->have_primary_serial, s->primary_serial);
+	opcmd_knum(b, "primary_seen", s->primary_seen != 0, s->primary_seen);
+	opcmd_knum(b, "serial_lag", s->have_primary_serial && sv->have_serial,
+		   (int32_t)(s->primary_serial - sv->serial));
+	opcmd_knum(b, "last_attempt", s->last_attempt != 0, s->last_attempt);
+	opcmd_kstr(b, "last_kind", s->last_kind[0] ? s->last_kind : NULL, 0);
+	opcmd_kstr(b, "last_result", s->last_ok < 0 ? NULL : s->last_ok ? "ok" : "failed", 0);
+	opcmd_kstr(b, "last_primary", s->last_primary[0] ? s->last_primary : NULL, 0);
+	opcmd_kstr(b, "last_error", s->last_ok == 0 && s->last_error[0] ? s->last_error : NULL, 0);
+	opcmd_knum(b, "last_transfer", s->last_xfr != 0, s->last_xfr);
+	opcmd_kstr(b, "last_transfer_kind", s->last_xfr_kind[0] ? s->last_xfr_kind : NULL, 0);
+	opcmd_knum(b, "next_refresh", s->state != SEC_REFRESHING && sec_next_refresh(s) != 0,
+		   sec_next_refresh(s) / 1000);
+	opcmd_knum(b, "expires", sec_expires_at(s) != 0, sec_expires_at(s) / 1000);
+	opcmd_put(b, ",\"refresh\":%u,\"retry\":%u,\"expire\":%u,\"primaries\":[",
+		  s->refresh, s->retry, s->expire);
+	for (size_t i = 0; i < s->cz->primary_count; i++) {
+		opcmd_put(b, "%s", i ? "," : "");
+		opcmd_str(b, s->cz->primaries[i].text);
+	}
+	opcmd_put(b, "]");
+}
+
+static int opcmd_zone_status(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	char norm[CONFIG_ORIGIN_MAX];
+	struct dpconn_status st;
+	int have = ctl_status(c, &st) == 0, n = 0;
+
+	if (arg[0] != NULL && config_origin_normalize(arg[0], norm, sizeof(norm)) < 0)
+		snprintf(norm, sizeof(norm), "%.200s", arg[0]);
+	if (json)
+		opcmd_put(b, "{\"zones\":[");
+	for (size_t i = 0; i < c->zone_count; i++) {
+		const struct ctl_zone *z = &c->zones[i];
+		struct opcmd_served sv;
+
+		if (arg[0] != NULL && strcmp(z->origin, norm) != 0)
+			continue;
+		sv = opcmd_served(have ? &st : NULL, z->origin);
+		if (json) {
+			opcmd_put(b, "%s{", n ? "," : "");
+			opcmd_zst_json(b, z, &sv);
+			opcmd_put(b, "}");
+		} else {
+			opcmd_zst_text(b, z, &sv);
+		}
+		n++;
+	}
+	if (json)
+		opcmd_put(b, "]}\n");
+	dpconn_status_free(&st);
+	if (n == 0 && arg[0] != NULL) {
+		b->len = 0;
+		if (json) {
+			opcmd_put(b, "{\"error\":\"zone %s is not in the config\"}\n", norm);
+		} else {
+			opcmd_put(b, "zone %s is not in the config\n", norm);
+		}
+		return OPCMD_FAIL;
+	}
+	return OPCMD_OK;
+}
+
+/* zone-refresh / zone-retransfer: start the work, answer at once (zone-status follows it). */
+static int opcmd_zone_kick(struct ctl *c, char **arg, int json, struct opcmd_buf *b, int axfr)
+{
+	char msg[512];
+	int rc = sec_request(c, arg[0], axfr, msg, sizeof(msg));
+
+	if (json) {
+		opcmd_put(b, "{");
+		opcmd_kstr(b, "result", rc == 0 ? "started" : "refused", 1);
+		opcmd_kstr(b, "message", msg, 0);
+		opcmd_put(b, "}\n");
+	} else {
+		opcmd_put(b, "%s\n", msg);
+	}
+	return rc == 0 ? OPCMD_OK : OPCMD_FAIL;
+}
+
+static int opcmd_zone_refresh(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	return opcmd_zone_kick(c, arg, json, b, 0);
+}
+
+static int opcmd_zone_retransfer(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	return opcmd_zone_kick(c, arg, json, b, 1);
+}
+
 /* ---- dispatch ---- */
 
 static int opcmd_help(struct ctl *c, char **arg, int json, struct opcmd_buf *b);
@@ -461,6 +652,12 @@ static const struct opcmd_def opcmd_defs[] = {
 	{ "stats", 0, 0, opcmd_stats, "stats             per-worker query counters and totals" },
 	{ "reload", 1, 0, opcmd_reload, "reload            re-read the config, reload changed zones" },
 	{ "load", 1, 2, opcmd_load, "load ORIGIN PATH  serve a precompiled image (admin)" },
+	{ "zone-status", 0, -1, opcmd_zone_status,
+	  "zone-status [ZONE]      role, state, served and primary serials, transfers, timers" },
+	{ "zone-refresh", 1, 1, opcmd_zone_refresh,
+	  "zone-refresh ZONE       SOA check (then IXFR/AXFR) now (admin)" },
+	{ "zone-retransfer", 1, 1, opcmd_zone_retransfer,
+	  "zone-retransfer ZONE    fresh AXFR, whatever the serials say (admin)" },
 	{ "help", 0, 0, opcmd_help, "help              this list" },
 };
 #define OPCMD_NDEFS (sizeof(opcmd_defs) / sizeof(opcmd_defs[0]))
@@ -521,7 +718,7 @@ static int opcmd_dispatch(struct ctl *c, int admin, char **w, int n, int json,
 
 		if (strcmp(w[0], d->name) != 0)
 			continue;
-		if (n - 1 != d->nargs) {
+		if (d->nargs >= 0 ? n - 1 != d->nargs : n - 1 > -d->nargs) {
 			snprintf(msg, sizeof(msg), "usage: %s", d->help);
 			return opcmd_error(b, json, msg);
 		}
@@ -529,6 +726,7 @@ static int opcmd_dispatch(struct ctl *c, int admin, char **w, int n, int json,
 			snprintf(msg, sizeof(msg), "'%s' needs the admin socket", d->name);
 			return opcmd_error(b, json, msg);
 		}
+		w[n] = NULL;	/* optional arguments read as NULL */
 		return d->run(c, w + 1, json, b);
 	}
 	snprintf(msg, sizeof(msg), "unknown command '%.64s' (try: help)", w[0]);
@@ -538,7 +736,7 @@ static int opcmd_dispatch(struct ctl *c, int admin, char **w, int n, int json,
 int opcmd_run(struct ctl *c, int admin, const char *line, char **body, size_t *len)
 {
 	struct opcmd_buf b = { 0 };
-	char *copy = strdup(line), *w[OPCMD_WORDS_MAX];
+	char *copy = strdup(line), *w[OPCMD_WORDS_MAX + 1];
 	int n, json = 0, cls;
 
 	if (copy == NULL)

@@ -37,6 +37,10 @@ static void ctl_usage(FILE *f)
 		"  stats               per-worker query counters and totals\n"
 		"  reload              re-read the config and reload changed zones\n"
 		"  load ORIGIN IMAGE   serve a precompiled zone image (admin)\n"
+		"  zone-status [ZONE]  role, state, served and primary serial, lag, last\n"
+		"                      transfer, next refresh, expiry (secondary zones)\n"
+		"  zone-refresh ZONE   SOA check now, then IXFR/AXFR if the primary is newer (admin)\n"
+		"  zone-retransfer ZONE  fresh AXFR whatever the serials say (admin)\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $PHAROS_CONTROL_SOCKET or "
 		CTL_DEFAULT_SOCKET ")\n"
@@ -87,7 +91,7 @@ static int ctl_nargs(const char *cmd)
 {
 	static const struct { const char *name; int nargs; } cmds[] = {
 		{ "status", 0 }, { "zones", 0 }, { "stats", 0 }, { "reload", 0 },
-		{ "load", 2 }, { "help", 0 },
+		{ "load", 2 }, { "help", 0 }, { "zone-refresh", 1 }, { "zone-retransfer", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -247,6 +251,11 @@ int main(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	nargs = ctl_nargs(o.argv[0]);
+	if (strcmp(o.argv[0], "zone-status") == 0 && o.argc > 2) {
+		fprintf(stderr, "pharosctl: zone-status takes at most one zone\n");
+		ctl_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
 	if (nargs >= 0 && nargs != o.argc - 1) {
 		fprintf(stderr, "pharosctl: %s takes %d argument(s)\n", o.argv[0], nargs);
 		ctl_usage(stderr);

@@ -149,7 +149,8 @@ Test(config, duplicate_zone_any_case_or_dot)
 
 Test(config, zone_attributes)
 {
-	parse_bad("zone example.com\n", "pharos.conf:1: zone example.com.: missing file=PATH");
+	parse_bad("zone example.com\n",
+		  "pharos.conf:1: zone example.com.: missing file=PATH or primary=ADDR");
 	parse_bad("zone example.com file=\n",
 		  "pharos.conf:1: zone example.com.: missing value for 'file='");
 	parse_bad("zone example.com file=/a file=/b\n",
@@ -250,5 +251,168 @@ Test(config, load_file_errors)
 	cr_assert_str_eq(err, want);
 	cr_assert_null(c);
 	unlink(path);
+	rmdir(dir);
+}
+
+/* ---- secondary zones and TSIG keys ---- */
+
+#define KEY_B64 "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="
+
+Test(config, secondary_zone_defaults)
+{
+	struct config *c = parse_ok("zone example.com primary=192.0.2.1\n", NULL);
+	const struct config_zone *z = &c->zones[0];
+
+	cr_assert(config_zone_secondary(z));
+	cr_assert_null(z->file);
+	cr_assert_eq(z->primary_count, 1);
+	cr_assert_str_eq(z->primaries[0].text, "192.0.2.1#53");
+	cr_assert_eq(z->primaries[0].key, -1);
+	cr_assert_eq(z->notify_count, 1, "default NOTIFY source: the primary");
+	cr_assert_str_eq(z->notify_from[0].text, "192.0.2.1/32");
+	cr_assert_eq(z->refresh.min, CONFIG_REFRESH_MIN);
+	cr_assert_eq(z->refresh.max, CONFIG_REFRESH_MAX);
+	cr_assert_eq(z->retry.min, CONFIG_RETRY_MIN);
+	cr_assert_eq(z->expire.max, CONFIG_EXPIRE_MAX);
+	cr_assert_eq(z->max_size, CONFIG_MAX_SIZE);
+	cr_assert_eq(z->timeout, CONFIG_XFR_TIMEOUT);
+	config_free(c);
+}
+
+Test(config, secondary_zone_full)
+{
+	struct config *c = parse_ok(
+		"key xfr-key algorithm=hmac-sha256 secret=" KEY_B64 "\n"
+		"key Other.Key. algorithm=hmac-sha512 secret=" KEY_B64 "\n"
+		"zone example.com primary=192.0.2.1#5300 primary=2001:db8::1@53,key=other.key "
+		"key=xfr-key notify-from=198.18.0.0/15 notify-from=2001:db8::/32,key=other.key "
+		"refresh=1..2h retry=5 expire=3s.. max-size=64m timeout=2\n", NULL);
+	const struct config_zone *z = &c->zones[0];
+
+	cr_assert_eq(c->key_count, 2);
+	cr_assert_str_eq(c->keys[0].name, "xfr-key.");
+	cr_assert_str_eq(c->keys[1].name, "other.key.");
+	cr_assert_eq(c->keys[0].alg, TSIGKEY_HMAC_SHA256);
+	cr_assert_eq(z->primary_count, 2);
+	cr_assert_str_eq(z->primaries[0].text, "192.0.2.1#5300");
+	cr_assert_eq(z->primaries[0].key, 0, "zone-wide key=");
+	cr_assert_str_eq(z->primaries[1].text, "2001:db8::1#53");
+	cr_assert_eq(z->primaries[1].key, 1, "the primary's own key wins");
+	cr_assert_eq(z->notify_count, 2, "explicit notify-from replaces the default");
+	cr_assert_str_eq(z->notify_from[0].text, "198.18.0.0/15");
+	cr_assert_eq(z->notify_from[0].prefix, 15);
+	cr_assert_eq(z->notify_from[0].key, 0);
+	cr_assert_eq(z->notify_from[1].key, 1);
+	cr_assert_eq(z->refresh.min, 1);
+	cr_assert_eq(z->refresh.max, 7200);
+	cr_assert_eq(z->retry.min, 5);
+	cr_assert_eq(z->retry.max, 5);
+	cr_assert_eq(z->expire.min, 3);
+	cr_assert_eq(z->expire.max, CONFIG_EXPIRE_MAX);
+	cr_assert_eq(z->max_size, 64ull << 20);
+	cr_assert_eq(z->timeout, 2);
+	config_free(c);
+}
+
+Test(config, notify_from_none)
+{
+	struct config *c = parse_ok("zone a.example primary=127.0.0.1 notify-from=none\n", NULL);
+
+	cr_assert_eq(c->zones[0].notify_count, 0);
+	config_free(c);
+}
+
+Test(config, secondary_errors)
+{
+	parse_bad("zone a.example file=/z primary=192.0.2.1\n",
+		  "pharos.conf:1: zone a.example.: 'primary=192.0.2.1' does not go with file= "
+		  "(a zone is served from a file or transferred from primaries, not both)");
+	parse_bad("zone a.example refresh=1..2\n",
+		  "pharos.conf:1: zone a.example.: a secondary zone needs primary=ADDR");
+	parse_bad("zone a.example primary=192.0.2.300\n",
+		  "pharos.conf:1: zone a.example.: primary '192.0.2.300': not an address");
+	parse_bad("zone a.example primary=192.0.2.1#70000\n",
+		  "pharos.conf:1: zone a.example.: primary '192.0.2.1#70000': bad port");
+	parse_bad("zone a.example primary=192.0.2.1,key=nokey\n",
+		  "pharos.conf:1: zone a.example.: primary '192.0.2.1,key=nokey': unknown key "
+		  "(define it with a `key` line or key-file before the zone)");
+	parse_bad("zone a.example primary=192.0.2.1 notify-from=10.0.0.0/33\n",
+		  "pharos.conf:1: zone a.example.: notify-from '10.0.0.0/33': bad prefix length");
+	parse_bad("zone a.example primary=192.0.2.1 refresh=10..5\n",
+		  "pharos.conf:1: zone a.example.: refresh=10..5: minimum above maximum");
+	parse_bad("zone a.example primary=192.0.2.1 retry=0\n",
+		  "pharos.conf:1: zone a.example.: retry=0: expected MIN..MAX in seconds "
+		  "(units s m h d w, 1 s at least)");
+	parse_bad("zone a.example primary=192.0.2.1 max-size=1t\n",
+		  "pharos.conf:1: zone a.example.: max-size=1t: expected bytes (units k m g)");
+	parse_bad("zone a.example primary=192.0.2.1 key=k\n",
+		  "pharos.conf:1: zone a.example.: unknown key 'k' (define it with a `key` line "
+		  "or key-file before the zone)");
+	parse_bad("zone a.example primary=192.0.2.1 expire=1h expire=2h\n",
+		  "pharos.conf:1: zone a.example.: duplicate attribute 'expire'");
+	parse_bad("zone a.example primary=192.0.2.1\nzone A.example primary=192.0.2.2\n",
+		  "pharos.conf:2: duplicate zone 'a.example.' (first on line 1)");
+}
+
+Test(config, key_errors)
+{
+	parse_bad("key k algorithm=hmac-sha256\n", "pharos.conf:1: key k.: missing secret=BASE64");
+	parse_bad("key k secret=" KEY_B64 "\n", "pharos.conf:1: key k.: missing algorithm=ALG");
+	parse_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 "\n"
+		  "key K. algorithm=hmac-sha1 secret=" KEY_B64 "\n",
+		  "pharos.conf:2: duplicate key 'k.'");
+	parse_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 " colour=red\n",
+		  "pharos.conf:1: key k.: unknown attribute 'colour'");
+	parse_bad("key k algorithm=hmac-sha256 secrett=" KEY_B64 "\n",
+		  "pharos.conf:1: key k.: unknown attribute 'secrett'");
+
+	struct config *c = NULL;
+	int rc = config_parse("\nkey k algorithm=rot13 secret=" KEY_B64 "\n", 40 + sizeof(KEY_B64),
+			      "pharos.conf", NULL, &c, err, sizeof(err));
+
+	cr_assert_eq(rc, PHAROS_ECONFIG);
+	cr_assert(strncmp(err, "pharos.conf:2: key k.: ", 23) == 0, "%s", err);
+	cr_assert_null(strstr(err, KEY_B64), "a secret never appears in a message: %s", err);
+}
+
+Test(config, key_file)
+{
+	char dir[] = "/tmp/pharos-test-config.XXXXXX", path[256], conf[256];
+	struct config *c = NULL;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/keys.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("# keys\nkey xfr algorithm=hmac-md5 secret=" KEY_B64 "\n", f);
+	fclose(f);
+	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fputs("key-file keys.conf\nzone a.example primary=127.0.0.1,key=xfr\n", f);
+	fclose(f);
+	cr_assert_eq(config_load(conf, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c->key_count, 1);
+	cr_assert_eq(c->keys[0].alg, TSIGKEY_HMAC_MD5);
+	cr_assert_eq(c->zones[0].primaries[0].key, 0);
+	config_free(c);
+
+	/* errors in the key file name the key file and its line */
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("key xfr algorithm=hmac-md5 secret=" KEY_B64 "\n\nstate-dir /x\n", f);
+	fclose(f);
+	cr_assert_eq(config_load(conf, &c, err, sizeof(err)), PHAROS_ECONFIG);
+	char want[1024];
+
+	snprintf(want, sizeof(want), "%s:3: only `key` lines belong in a key file", path);
+	cr_assert_str_eq(err, want);
+	unlink(path);
+	cr_assert_eq(config_load(conf, &c, err, sizeof(err)), PHAROS_ECONFIG);
+	snprintf(want, sizeof(want), "%s:1: key-file: %s: cannot open: No such file or directory",
+		 conf, path);
+	cr_assert_str_eq(err, want);
+	unlink(conf);
 	rmdir(dir);
 }
