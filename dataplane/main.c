@@ -12,6 +12,9 @@
 #include "pharos/err.h"
 #include "answer.h"
 #include "io.h"
+#ifdef PHAROS_HAVE_AFXDP
+#include "io_afxdp.h"
+#endif
 #include "log.h"
 #include "mgmt.h"
 #include "persist.h"
@@ -463,6 +466,23 @@ static void dp_set_ident(const struct opts *o)
 			 o->hide_version ? NULL : o->version ? o->version : "Pharos " PHAROS_VERSION);
 }
 
+#ifdef PHAROS_HAVE_AFXDP
+/* pharosctl stats: the steering program's counters. */
+static int afxdp_info(struct ipc_backend_info *out)
+{
+	struct pharos_xdp_counters c;
+
+	if (io_afxdp_counters(&c) < 0)
+		return PHAROS_ENOTFOUND;
+	snprintf(out->backend, sizeof(out->backend), "afxdp");
+	out->xdp_redirected = c.redirected;
+	out->xdp_passed = c.passed;
+	out->xdp_malformed = c.malformed;
+	out->xdp_unbound = c.unbound;
+	return 0;
+}
+#endif
+
 static int dp_run(const struct opts *o)
 {
 	struct worker *w = NULL;
@@ -498,6 +518,10 @@ static int dp_run(const struct opts *o)
 	m.workers = w;
 	m.nworkers = nw;
 	m.tcp = tcp_stats(tcp);
+#ifdef PHAROS_HAVE_AFXDP
+	if (o->ops == &io_afxdp_ops)
+		m.backend_info = afxdp_info;
+#endif
 	if (threads_start(w, nw, tcp, &m) < 0)
 		goto fail;
 	while (!worker_quit)

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sys/un.h>
+#include "pharos/ipc.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -24,6 +25,8 @@ struct mgmt {
 	const struct worker *workers;		/* for IPC_STATUS */
 	unsigned nworkers;
 	const struct worker_stats *tcp;		/* TCP thread counters, may be NULL */
+	/* the backend's own counters for IPC_STATUS (0 = filled); NULL = it has none */
+	int (*backend_info)(struct ipc_backend_info *out);
 	int running;
 	pthread_t thread;
 };

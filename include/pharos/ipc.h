@@ -9,7 +9,7 @@
  * One datagram = one message = struct ipc_hdr followed by the kind's fixed body.
  * The receiver checks len == sizeof(the kind's struct) and refuses anything else.
  * Requests are answered in order; a request gets exactly one IPC_REPLY, preceded by any
- * number of IPC_ZONE_INFO / IPC_WORKER_INFO for IPC_STATUS.
+ * number of IPC_ZONE_INFO / IPC_WORKER_INFO / IPC_BACKEND_INFO for IPC_STATUS.
  * Bulk data (zone images) never travels here: IPC_LOAD names a file.
  */
 #define IPC_VERSION	1u
@@ -24,6 +24,7 @@ enum ipc_kind {
 	IPC_REPLY = 4,		/* dp -> control: result of the request */
 	IPC_ZONE_INFO = 5,	/* dp -> control: one served zone (status) */
 	IPC_WORKER_INFO = 6,	/* dp -> control: one worker's counters (status) */
+	IPC_BACKEND_INFO = 7,	/* dp -> control: the I/O backend's own counters (status) */
 };
 
 struct ipc_hdr {
@@ -75,6 +76,19 @@ struct ipc_worker_info {
 	uint64_t loops;		/* loop passes: advances while the worker is alive */
 	uint64_t rx, tx, dropped;
 	uint64_t noerror, nxdomain, refused, formerr, servfail, notimp, truncated;
+};
+
+/*
+ * Counters of the fast-path backend as a whole, at most one per IPC_STATUS, after the
+ * workers. Sent by the afxdp backend: the steering program's per-CPU counters, summed.
+ */
+struct ipc_backend_info {
+	struct ipc_hdr h;
+	char backend[16];		/* "afxdp", NUL-terminated */
+	uint64_t xdp_redirected;	/* DNS queries sent to an AF_XDP socket */
+	uint64_t xdp_passed;		/* packets handed to the kernel, malformed included */
+	uint64_t xdp_malformed;		/* truncated or inconsistent headers */
+	uint64_t xdp_unbound;		/* DNS queries passed: no socket on their RX queue */
 };
 
 #endif
