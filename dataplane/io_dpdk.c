@@ -85,8 +85,8 @@ static uint16_t be16(const uint8_t *p)
 static int dpdk_has_lcores(char **argv, int argc)
 {
 	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "-c") == 0 ||
-		    strncmp(argv[i], "--lcores", 8) == 0 || strncmp(argv[i], "-l", 2) == 0)
+		if (strncmp(argv[i], "-l", 2) == 0 || strncmp(argv[i], "-c", 2) == 0 ||
+		    strncmp(argv[i], "--lcores", 8) == 0)
 			return 1;
 	return 0;
 }
@@ -402,9 +402,12 @@ static void dpdk_register(struct io_queue *q)
 			"running without a mempool cache\n", q->qid, rte_strerror(rte_errno));
 }
 
-/* Is dst (network order / 16 bytes) one of the service addresses? */
-static int dpdk_svc4(uint32_t dst)
+/* Is the address at p (4 or 16 bytes, network order) one of the service addresses? */
+static int dpdk_svc4(const uint8_t *p)
 {
+	uint32_t dst;
+
+	memcpy(&dst, p, 4);	/* 2-byte aligned only: no direct 32-bit load */
 	for (unsigned i = 0; i < dp.nv4; i++)
 		if (dp.v4[i] == dst)
 			return 1;
@@ -454,7 +457,7 @@ static int dpdk_classify(struct io_queue *q, struct rte_mbuf *m, unsigned slot,
 		    (be16(ip + 6) & 0x3fff) != 0)		/* MF or an offset: a fragment */
 			return 0;
 		tot = be16(ip + 2);
-		if (tot < 28 || l3 + tot > len || !dpdk_svc4(*(const uint32_t *)(ip + 16)))
+		if (tot < 28 || l3 + tot > len || !dpdk_svc4(ip + 16))
 			return 0;
 		l4 = l3 + 20;
 		ulen = tot - 20;
