@@ -22,6 +22,8 @@ PACKAGES=(
 	iproute2 util-linux procps python3 python3-dnspython
 	# ping for the kernel-path checks of the kernel-bypass tests
 	iputils-ping
+	# ethtool: the DPDK test turns veth checksum offload off (frames cross into a TAP)
+	ethtool
 )
 
 missing=()
