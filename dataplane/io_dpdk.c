@@ -192,11 +192,13 @@ static int dpdk_port_setup(uint16_t p, unsigned nq, uint16_t desc, struct rte_me
 			 name, info.max_rx_queues, info.max_tx_queues, nq);
 		return PHAROS_ECONFIG;
 	}
-	if (nq > 1 && info.flow_type_rss_offloads != 0) {
+	conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+					   (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+	if (nq > 1 && conf.rx_adv_conf.rss_conf.rss_hf != 0) {
 		/* spread flows over the queues; without RSS the device's own spreading is used */
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
-						   (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP);
+	} else {
+		conf.rx_adv_conf.rss_conf.rss_hf = 0;
 	}
 	if ((rc = rte_eth_dev_configure(p, (uint16_t)nq, (uint16_t)nq, &conf)) != 0 ||
 	    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(p, &nrx, &ntx)) != 0)
