@@ -1,6 +1,8 @@
 /* AF_XDP backend: one XSK per (interface, queue) fed by xdp/pharos_steer, answers sent in place. */
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -137,6 +139,30 @@ static int xsk_mtu(const char *iface, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Queries that arrive on a queue without a worker are passed to the kernel path: right,
+ * but slow. Say so at start when the driver tells its queue count (ETHTOOL_GCHANNELS).
+ */
+static void xsk_check_queues(const char *iface, unsigned nqueues)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned n;
+
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	ifr.ifr_data = (void *)&ch;
+	n = ioctl(fd, SIOCETHTOOL, &ifr) == 0 ? ch.rx_count + ch.combined_count : 0;
+	close(fd);
+	if (n > nqueues)
+		log_msg("%s: %u RX queues, %u workers: queries on queues %u..%u go to the kernel "
+			"path (give --workers %u, or steer DNS to the first queues)", iface, n,
+			nqueues, nqueues, n - 1, n);
+}
+
 /* ---- the steering program ---- */
 
 /* Every --service into the program's services map (IPv4 as IPv4-mapped IPv6). */
@@ -265,6 +291,7 @@ static int xsk_setup(const struct io_conf *conf, unsigned nqueues, char *err, si
 	if ((rc = xsk_mtu(conf->iface, err, errlen)) < 0 ||
 	    (rc = xsk_size(nqueues, err, errlen)) < 0)
 		return rc;
+	xsk_check_queues(conf->iface, nqueues);
 	xg.skel = pharos_steer__open_and_load();
 	if (xg.skel == NULL) {
 		snprintf(err, errlen, "load %s: %s (is this process root, with bpffs and BPF "

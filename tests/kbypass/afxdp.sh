@@ -11,7 +11,8 @@
 #    is answered by the kernel-path socket worker
 #  - 100 zone swaps under continuous queries: no answer lost or incomplete
 #  - the program is detached at stop; one left by a SIGKILLed dataplane is replaced at the
-#    next start, which busy-polls (--busy-poll) and answers through AF_XDP
+#    next start, which busy-polls (--busy-poll) and answers through AF_XDP; someone else's
+#    program is refused with a message naming it, and left attached
 #
 # Environment: PHAROS_SERVE, PHAROSCTL, PHAROS_DATAPLANE (executables).
 set -euo pipefail
@@ -263,4 +264,21 @@ fast0=$(fast)
 stop_clean pharos-serve "$serve_pid"
 ! xdp_attached || fail "XDP program still attached after the busy-polling dataplane stopped"
 log "detach at stop, stale program replaced at start: ok"
+
+# ---- someone else's program is left alone: the start fails, naming it ----
+foreign=$(ls /usr/lib/*/bpf/xdpfilt_alw_all.o 2>/dev/null | head -n1)	# xdp-tools' xdp-filter
+if [ -r "$foreign" ] && ip -n "$S" link set dev xs0 xdpgeneric obj "$foreign" sec xdp 2>/dev/null; then
+	rc=0
+	in_s "$PHAROS_DATAPLANE" --backend afxdp --iface xs0 --service 198.18.0.1 \
+		--socket "$T/dp/dp.sock" 2>"$T/foreign.log" || rc=$?
+	[ "$rc" = 1 ] || fail "start over a foreign XDP program: exit $rc, expected 1"
+	grep -q "XDP program 'xdpfilt_alw_all' (id [0-9]*) is already attached" "$T/foreign.log" ||
+		fail "no clear message about the foreign program: $(cat "$T/foreign.log")"
+	ip -n "$S" link show xs0 | grep -q 'prog/xdp.*xdpfilt_alw_all' ||
+		fail "the foreign program was touched"
+	ip -n "$S" link set dev xs0 xdpgeneric off
+	log "foreign XDP program refused and left attached: ok"
+else
+	log "no xdp-filter object ($foreign): foreign-program check not run"
+fi
 log "ok"
