@@ -7,8 +7,9 @@
 #    swaps MACs/addresses/ports, and has right lengths, IPv4 header and UDP checksums
 #  - TCP queries are answered through the kernel (the TCP thread's counters move)
 #  - ping and ARP / ND work (the kernel still owns the addresses)
-#  - non-DNS UDP (an echo server on port 7) and NOTIFY to port 53 go to the kernel; NOTIFY
-#    is answered by the kernel-path socket worker
+#  - non-DNS UDP (an echo server on port 7), NOTIFY and a fragmented query to port 53 go
+#    to the kernel; NOTIFY and the fragmented query are answered by the kernel-path socket
+#    worker; a frame cut inside the DNS header is counted as malformed
 #  - 100 zone swaps under continuous queries: no answer lost or incomplete
 #  - the program is detached at stop; one left by a SIGKILLed dataplane is replaced at the
 #    next start, which busy-polls (--busy-poll) and answers through AF_XDP; someone else's
@@ -205,6 +206,34 @@ print(dns.opcode.to_text(r.opcode()))') || fail "NOTIFY got no answer"
 (($(fast) == fast0)) || fail "NOTIFY went to the AF_XDP worker"
 (($(xdpstat passed) > passed0)) || fail "xdp passed counter did not move"
 log "non-DNS UDP and NOTIFY through the kernel: ok"
+
+# ---- a fragmented query goes to the kernel (reassembled, answered by the kernel path);
+# a frame cut inside the DNS header counts as malformed and changes nothing else ----
+slow0=$(slow)
+fast0=$(fast)
+out=$(in_c "$PY" -c '
+import dns.edns, dns.message, dns.query
+q = dns.message.make_query("www.'"$origin"'", "A", use_edns=0, payload=4096,
+                           options=[dns.edns.GenericOption(12, b"\0" * 2000)])
+r = dns.query.udp(q, "198.18.0.1", timeout=3)
+print(r.answer[0][0])') || fail "fragmented query got no answer"
+[ "$out" = 198.18.5.5 ] || fail "fragmented query answered '$out'"
+(($(slow) == slow0 + 1)) || fail "the fragmented query did not reach the kernel-path worker"
+(($(fast) == fast0)) || fail "a fragment went to an AF_XDP worker"
+mal0=$(xdpstat malformed)
+in_c "$PY" -c '
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("xc0", 0))
+udp = struct.pack("!HHHH", 33333, 53, 12, 0) + b"\x12\x34\x01\x00"	# 4 of 12 header bytes
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton("198.18.0.2"), socket.inet_aton("198.18.0.1"))
+s.send(bytes.fromhex("'"${smac//:/}${cmac//:/}"'") + b"\x08\x00" + ip + udp)' ||
+	fail "cannot send a raw frame"
+for ((i = 0; i < 20; i++)); do (($(xdpstat malformed) > mal0)) && break; sleep 0.1; done
+(($(xdpstat malformed) == mal0 + 1)) || fail "truncated DNS header not counted as malformed"
+[ "$(cdig @198.18.0.1 www.$origin A)" = 198.18.5.5 ] || fail "no answer after a malformed frame"
+log "fragment to the kernel path, malformed frame counted: ok"
 
 # ---- 100 zone swaps under continuous queries ----
 bg_start swapclient "$T/client.log" ip netns exec "$C" "$PY" "$here/../lib/swapclient.py" \
