@@ -328,10 +328,30 @@ int io_afxdp_counters(struct pharos_xdp_counters *out)
 
 /* ---- one queue ---- */
 
+/* What the kernel dropped on this socket, for the log at stop (rings too small or slow). */
+static void xsk_log_drops(const struct io_queue *q)
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+
+	memset(&st, 0, sizeof(st));
+	if (q->xsk == NULL || getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		return;
+	if (st.rx_dropped || st.rx_ring_full || st.rx_invalid_descs || st.tx_invalid_descs)
+		log_msg("%s queue %u: packets the kernel dropped: rx ring full %llu, other %llu; "
+			"fill ring found empty %llu times; invalid descriptors rx %llu, tx %llu",
+			xg.iface, q->queue, (unsigned long long)st.rx_ring_full,
+			(unsigned long long)st.rx_dropped,
+			(unsigned long long)st.rx_fill_ring_empty_descs,
+			(unsigned long long)st.rx_invalid_descs,
+			(unsigned long long)st.tx_invalid_descs);
+}
+
 static void xsk_fini(struct io_queue *q)
 {
 	if (q == NULL)
 		return;
+	xsk_log_drops(q);
 	if (xg.skel != NULL) {	/* the program passes this queue's queries to the kernel again */
 		uint32_t key = q->queue;
 
