@@ -23,6 +23,7 @@ union dpconn_msg {
 	struct ipc_zone_info zone;
 	struct ipc_worker_info worker;
 	struct ipc_notify notify;
+	struct ipc_backend_info backend;
 	uint8_t raw[sizeof(struct ipc_notify) + 64];
 };
 
@@ -167,6 +168,8 @@ static size_t dpconn_kind_size(uint32_t kind)
 		return sizeof(struct ipc_worker_info);
 	case IPC_NOTIFY:
 		return sizeof(struct ipc_notify);
+	case IPC_BACKEND_INFO:
+		return sizeof(struct ipc_backend_info);
 	default:
 		return 0;
 	}
@@ -228,6 +231,12 @@ static int dpconn_keep(struct dpconn_status *st, const union dpconn_msg *m)
 	if (m->h.kind == IPC_ZONE_INFO)
 		return dpconn_push((void **)&st->zones, &st->zone_count, &m->zone,
 				   sizeof(m->zone));
+	if (m->h.kind == IPC_BACKEND_INFO) {
+		st->backend = m->backend;
+		st->backend.backend[sizeof(st->backend.backend) - 1] = '\0';
+		st->have_backend = 1;
+		return 0;
+	}
 	return dpconn_push((void **)&st->workers, &st->worker_count, &m->worker,
 			   sizeof(m->worker));
 }

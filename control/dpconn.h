@@ -36,6 +36,8 @@ struct dpconn_status {
 	size_t zone_count;
 	struct ipc_worker_info *workers;	/* the last one is the TCP thread */
 	size_t worker_count;
+	struct ipc_backend_info backend;	/* valid when have_backend */
+	int have_backend;
 };
 
 /* Initialise an unconnected struct. */

@@ -299,6 +299,11 @@ static void opcmd_stats_text(struct ctl *c, const struct dpconn_status *st,
 	for (int k = 0; k < 10; k++)
 		opcmd_put(b, " %12" PRIu64, total[k]);
 	opcmd_put(b, "\n");
+	if (st->have_backend)	/* AF_XDP: what the steering program did with every packet */
+		opcmd_put(b, "xdp: redirected %" PRIu64 " passed %" PRIu64 " malformed %" PRIu64
+			  " unbound %" PRIu64 "\n", st->backend.xdp_redirected,
+			  st->backend.xdp_passed, st->backend.xdp_malformed,
+			  st->backend.xdp_unbound);
 }
 
 static void opcmd_stats_json(struct ctl *c, const struct dpconn_status *st,
@@ -319,7 +324,13 @@ static void opcmd_stats_json(struct ctl *c, const struct dpconn_status *st,
 	opcmd_put(b, ",\"total\":{");
 	for (int k = 0; k < 10; k++)
 		opcmd_put(b, "%s\"%s\":%" PRIu64, k ? "," : "", col[k], total[k]);
-	opcmd_put(b, "}}\n");
+	opcmd_put(b, "}");
+	if (st->have_backend)
+		opcmd_put(b, ",\"xdp\":{\"redirected\":%" PRIu64 ",\"passed\":%" PRIu64
+			  ",\"malformed\":%" PRIu64 ",\"unbound\":%" PRIu64 "}",
+			  st->backend.xdp_redirected, st->backend.xdp_passed,
+			  st->backend.xdp_malformed, st->backend.xdp_unbound);
+	opcmd_put(b, "}\n");
 }
 
 static int opcmd_stats(struct ctl *c, char **arg, int json, struct opcmd_buf *b)

@@ -1,4 +1,4 @@
-/* Packet I/O backends: one ops table (socket now; AF_XDP and DPDK later) under one worker loop. */
+/* Packet I/O backends: one ops table (socket, AF_XDP, DPDK) under one worker loop. */
 #ifndef PHAROS_IO_H
 #define PHAROS_IO_H
 
@@ -54,8 +54,14 @@ struct io_stats {
 
 /* What every queue of a backend is opened with. */
 struct io_conf {
-	const struct io_addr *addrs;
+	const struct io_addr *addrs;	/* socket backend: --listen addresses */
 	unsigned naddrs;
+	const char *iface;		/* afxdp: --iface; NULL otherwise */
+	const char *eal_args;		/* dpdk: --eal text as given; NULL otherwise */
+	const struct io_addr *services;	/* afxdp/dpdk: --service addresses (port 53) */
+	unsigned nservices;
+	unsigned nqueues;		/* workers = queues of the backend */
+	int busy_poll;			/* --busy-poll: spin instead of sleeping in wait */
 };
 
 struct io_queue;	/* backend-private, one per worker, used by that worker only */
@@ -67,6 +73,16 @@ struct io_queue;	/* backend-private, one per worker, used by that worker only */
  */
 struct io_ops {
 	const char *name;
+
+	/*
+	 * Once per process, before any init (NULL = nothing to do): attach programs, start
+	 * the EAL, open the port with nqueues queues. err says why on failure.
+	 * Returns 0 or a negative pharos_err.
+	 */
+	int (*setup)(const struct io_conf *conf, unsigned nqueues, char *err, size_t errlen);
+
+	/* Once per process, after every queue's fini (NULL = nothing): undo setup. */
+	void (*teardown)(void);
 
 	/*
 	 * Open queue `worker` (sockets, rings, buffers). Called at start-up from the main
@@ -122,6 +138,15 @@ struct io_ops {
 
 /* The kernel UDP socket backend (io_socket.c). */
 extern const struct io_ops io_socket_ops;
+
+#ifdef PHAROS_HAVE_AFXDP
+/* AF_XDP sockets fed by the xdp/ steering program (io_afxdp.c). */
+extern const struct io_ops io_afxdp_ops;
+#endif
+#ifdef PHAROS_HAVE_DPDK
+/* DPDK ethdev queues with a net_tap exception port (io_dpdk.c). */
+extern const struct io_ops io_dpdk_ops;
+#endif
 
 /*
  * Parse "ADDR:PORT", "[V6ADDR]:PORT", or a bare ADDR / [V6ADDR] (port 53).

@@ -388,6 +388,14 @@ static int mgmt_status(struct mgmt *m, unsigned ci, uint32_t seq, char *text, si
 			return PHAROS_EIO;
 	if (m->tcp && mgmt_send_worker(m, ci, m->nworkers, -1, m->tcp, seq) < 0)
 		return PHAROS_EIO;
+	if (m->backend_info) {
+		struct ipc_backend_info bi;
+
+		memset(&bi, 0, sizeof(bi));
+		if (m->backend_info(&bi) == 0 &&
+		    mgmt_send(m, ci, &bi, IPC_BACKEND_INFO, sizeof(bi), seq) < 0)
+			return PHAROS_EIO;
+	}
 	mgmt_textf(text, cap, "%u zones, %u workers%s", zones, m->nworkers, m->tcp ? " + tcp" : "");
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sys/un.h>
 #include "relay.h"
+#include "pharos/ipc.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -27,6 +28,8 @@ struct mgmt {
 	const struct worker_stats *tcp;		/* TCP thread counters, may be NULL */
 	struct relay_ring *tcp_up, *tcp_down;	/* TCP thread's NOTIFY relay rings, may be NULL */
 	struct relay relay;			/* NOTIFY relay state (dataplane/relay.h) */
+	/* the backend's own counters for IPC_STATUS (0 = filled); NULL = it has none */
+	int (*backend_info)(struct ipc_backend_info *out);
 	int running;
 	pthread_t thread;
 };

@@ -21,6 +21,10 @@ PACKAGES=(
 	bpftool xdp-tools
 	# test harness: network namespaces, Debian's python with dnspython
 	iproute2 util-linux procps python3 python3-dnspython
+	# ping for the kernel-path checks of the kernel-bypass tests
+	iputils-ping
+	# ethtool: the DPDK test turns veth checksum offload off (frames cross into a TAP)
+	ethtool
 )
 
 missing=()

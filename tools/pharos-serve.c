@@ -39,6 +39,12 @@ struct serve_zone {
 struct serve {
 	char **listen;
 	int nlisten;
+	char **service;			/* --service, passed on */
+	int nservice;
+	const char *backend;		/* NULL: the dataplane's default (socket) */
+	const char *iface, *eal, *cpus;
+	int busy_poll;
+	char probe[80];			/* --service as ADDR:53, when it is the probe address */
 	const char *workers;
 	const char *control_sock;	/* as given, or in the temp dir */
 	struct serve_zone *zones;
@@ -59,6 +65,25 @@ static void serve_usage(FILE *f)
 {
 	fprintf(f, "usage: pharos-serve --listen ADDR:PORT [--listen ...] [--workers N]\n"
 		   "                    [--control-socket PATH] ORIGIN=ZONEFILE ...\n"
+		   "       pharos-serve --backend afxdp --iface IF --service ADDR [--service ...]\n"
+		   "                    [--cpus LIST] [--busy-poll] [options] ORIGIN=ZONEFILE ...\n"
+		   "       pharos-serve --backend dpdk --eal \"ARGS\" --service ADDR [...]\n"
+		   "                    [--cpus LIST] [options] ORIGIN=ZONEFILE ...\n"
+		   "  --listen ADDR:PORT   UDP and TCP address (kernel sockets); IPv6 as [::1]:53.\n"
+		   "                       Required with the socket backend; with afxdp/dpdk an\n"
+		   "                       optional extra kernel-socket address\n"
+		   "  --backend NAME       socket (default), afxdp or dpdk: how UDP queries arrive\n"
+		   "  --iface IF           afxdp: the interface to attach to (one worker per queue)\n"
+		   "  --eal \"ARGS\"         dpdk: EAL arguments, e.g. \"--no-pci --vdev\n"
+		   "                       net_af_packet0,iface=veth0 --vdev net_tap0,iface=dtap0\"\n"
+		   "  --service ADDR       afxdp/dpdk: service address (repeatable; port 53): UDP\n"
+		   "                       queries to it take the fast path, TCP and every other\n"
+		   "                       packet go to the kernel, which must own the address\n"
+		   "  --busy-poll          afxdp: spin on the rings instead of sleeping in poll()\n"
+		   "  --cpus LIST          CPUs to pin the workers to, e.g. 0 or 2,4-7\n"
+		   "  --workers N          worker threads (afxdp/dpdk: NIC queues 0..N-1)\n"
+		   "  --control-socket PATH  pharosctl socket (default: in the temp state dir)\n"
+		   "Readiness is probed on the first --listen, else on the first --service port 53.\n"
 		   "Prints 'ready' on stdout once every zone answers; SIGTERM or SIGINT stops.\n");
 }
 
@@ -102,13 +127,20 @@ static int serve_args(int argc, char **argv, struct serve *s)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "control-socket", required_argument, NULL, 'c' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "eal", required_argument, NULL, 'e' },
+		{ "service", required_argument, NULL, 'S' },
+		{ "cpus", required_argument, NULL, 'C' },
+		{ "busy-poll", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	s->listen = calloc((size_t)argc, sizeof(char *));
-	if (s->listen == NULL)
+	s->service = calloc((size_t)argc, sizeof(char *));
+	if (s->listen == NULL || s->service == NULL)
 		return 1;
 	while ((ch = getopt_long(argc, argv, "l:w:c:h", longopts, NULL)) != -1) {
 		if (ch == 'l')
@@ -117,12 +149,24 @@ static int serve_args(int argc, char **argv, struct serve *s)
 			s->workers = optarg;
 		else if (ch == 'c')
 			s->control_sock = optarg;
+		else if (ch == 'b')
+			s->backend = optarg;
+		else if (ch == 'i')
+			s->iface = optarg;
+		else if (ch == 'e')
+			s->eal = optarg;
+		else if (ch == 'S')
+			s->service[s->nservice++] = optarg;
+		else if (ch == 'C')
+			s->cpus = optarg;
+		else if (ch == 'B')
+			s->busy_poll = 1;
 		else if (ch == 'h')
 			return serve_usage(stdout), -1;
 		else
 			return 2;
 	}
-	if (s->nlisten == 0 || optind == argc)
+	if ((s->nlisten == 0 && s->nservice == 0) || optind == argc)
 		return 2;
 	s->nzones = argc - optind;
 	s->zones = calloc((size_t)s->nzones, sizeof(*s->zones));
@@ -134,11 +178,22 @@ static int serve_args(int argc, char **argv, struct serve *s)
 	return 0;
 }
 
-/* The first --listen, as the address the readiness probe queries (wildcards -> loopback). */
+/*
+ * The first --listen, else the first --service on port 53, as the address the readiness
+ * probe queries (wildcards -> loopback).
+ */
 static int serve_probe_addr(struct serve *s)
 {
 	char host[256];
-	const char *arg = s->listen[0], *colon = strrchr(arg, ':');
+	const char *arg, *colon;
+
+	if (s->nlisten > 0) {
+		arg = s->listen[0];
+	} else {
+		snprintf(s->probe, sizeof(s->probe), "%s:53", s->service[0]);
+		arg = s->probe;
+	}
+	colon = strrchr(arg, ':');
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
 	size_t n;
@@ -165,8 +220,12 @@ static int serve_probe_addr(struct serve *s)
 	freeaddrinfo(ai);
 	return 0;
 bad:
-	fprintf(stderr, "pharos-serve: --listen %s: expected ADDR:PORT or [ADDR6]:PORT\n",
-		s->listen[0]);
+	if (s->nlisten > 0)
+		fprintf(stderr, "pharos-serve: --listen %s: expected ADDR:PORT or [ADDR6]:PORT\n",
+			s->listen[0]);
+	else
+		fprintf(stderr, "pharos-serve: --service %s: expected ADDR or [ADDR6]\n",
+			s->service[0]);
 	return PHAROS_EINVAL;
 }
 
@@ -265,7 +324,7 @@ static pid_t serve_spawn(struct serve *s, char *const argv[])
 
 static int serve_start_children(struct serve *s)
 {
-	char **dv = calloc((size_t)s->nlisten * 2 + 10, sizeof(char *));
+	char **dv = calloc((size_t)(s->nlisten + s->nservice) * 2 + 24, sizeof(char *));
 	int n = 0;
 
 	if (dv == NULL)
@@ -283,6 +342,21 @@ static int serve_start_children(struct serve *s)
 		dv[n++] = "--workers";
 		dv[n++] = (char *)s->workers;
 	}
+	for (int i = 0; i < s->nservice; i++) {
+		dv[n++] = "--service";
+		dv[n++] = s->service[i];
+	}
+	const char *opt[][2] = { { "--backend", s->backend }, { "--iface", s->iface },
+				 { "--eal", s->eal }, { "--cpus", s->cpus } };
+
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+		if (opt[i][1] != NULL) {
+			dv[n++] = (char *)opt[i][0];
+			dv[n++] = (char *)opt[i][1];
+		}
+	}
+	if (s->busy_poll)
+		dv[n++] = "--busy-poll";
 	s->dp_pid = serve_spawn(s, dv);
 	free(dv);
 	if (s->dp_pid < 0)
@@ -542,6 +616,7 @@ static int serve_run(struct serve *s, const sigset_t *set)
 static void serve_free(struct serve *s)
 {
 	free(s->listen);
+	free(s->service);
 	free(s->zones);
 }
 

@@ -10,9 +10,10 @@
  * One datagram = one message = struct ipc_hdr followed by the kind's fixed body.
  * The receiver checks len == sizeof(the kind's struct) and refuses anything else.
  * Requests are answered in order; a request gets exactly one IPC_REPLY, preceded by any
- * number of IPC_ZONE_INFO / IPC_WORKER_INFO for IPC_STATUS. The one exception is
- * IPC_NOTIFY_ANSWER: it answers the dataplane's IPC_NOTIFY and gets no IPC_REPLY.
- * IPC_NOTIFY is the only message the dataplane sends unasked (to the subscriber only).
+ * number of IPC_ZONE_INFO / IPC_WORKER_INFO / IPC_BACKEND_INFO for IPC_STATUS. The one
+ * exception is IPC_NOTIFY_ANSWER: it answers the dataplane's IPC_NOTIFY and gets no
+ * IPC_REPLY. IPC_NOTIFY is the only message the dataplane sends unasked (to the
+ * subscriber only).
  * Bulk data (zone images) never travels here: IPC_LOAD names a file.
  */
 #define IPC_VERSION	2u
@@ -32,6 +33,7 @@ enum ipc_kind {
 	IPC_NOTIFY = 8,		/* dp -> control, unasked: a NOTIFY received from the network */
 	IPC_NOTIFY_ANSWER = 9,	/* control -> dp: response to one IPC_NOTIFY (no IPC_REPLY) */
 	IPC_EXPIRE = 10,	/* control -> dp: mark a zone expired (SERVFAIL) or not */
+	IPC_BACKEND_INFO = 11,	/* dp -> control: the I/O backend's own counters (status) */
 };
 
 /* Transport a relayed NOTIFY came over (struct ipc_notify.transport). */
@@ -138,6 +140,19 @@ struct ipc_expire {
 	char origin[IPC_NAME_MAX];
 	uint32_t expired;			/* 1 = expired, 0 = serve */
 	uint32_t reserved;
+};
+
+/*
+ * Counters of the fast-path backend as a whole, at most one per IPC_STATUS, after the
+ * workers. Sent by the afxdp backend: the steering program's per-CPU counters, summed.
+ */
+struct ipc_backend_info {
+	struct ipc_hdr h;
+	char backend[16];		/* "afxdp", NUL-terminated */
+	uint64_t xdp_redirected;	/* DNS queries sent to an AF_XDP socket */
+	uint64_t xdp_passed;		/* packets handed to the kernel, malformed included */
+	uint64_t xdp_malformed;		/* truncated or inconsistent headers */
+	uint64_t xdp_unbound;		/* DNS queries passed: no socket on their RX queue */
 };
 
 #endif
