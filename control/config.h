@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "acconf.h"
+
 #define CONFIG_ORIGIN_MAX	256	/* origin text incl. trailing dot and NUL */
 #define CONFIG_ERR_MAX		512	/* enough for "file:line: message" */
 
@@ -27,6 +29,7 @@ struct config {
 	char *dataplane_socket;
 	struct config_zone *zones;
 	size_t zone_count;
+	struct acconf anycast;		/* health, prefixes, route hooks (control/acconf.h) */
 };
 
 /*

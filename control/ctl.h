@@ -21,6 +21,8 @@ struct ctl_image {
 	uint32_t serial;
 };
 
+struct anycast;
+
 /* One configured zone. */
 struct ctl_zone {
 	char origin[CONFIG_ORIGIN_MAX];	/* normalized ("example.com.") */
@@ -34,6 +36,8 @@ struct ctl_zone {
 	int64_t st_at;			/* unix time that stat was taken */
 	int have_st;
 	char error[CTL_MSG_MAX];	/* last error, "" = none */
+	int expired;			/* health input: zone expired (secondary); 0 = no */
+	uint32_t serial_lag;		/* health input: primary's serial - ours; 0 = none */
 };
 
 /* What a zone's state reads as to an operator. */
@@ -89,6 +93,7 @@ struct ctl {
 	int waiting_logged;		/* "waiting for the dataplane" said once */
 	struct ctl_worker *workers;
 	size_t worker_count;
+	struct anycast *anycast;	/* health and routes (anycast.h), NULL = none */
 };
 
 /*

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define HEALTH_REASON_MAX	256
+#define HEALTH_REASON_MAX	512
 
 /*
  * States. Only UP announces the service prefixes. INIT lasts until the first complete

@@ -37,6 +37,9 @@ static void ctl_usage(FILE *f)
 		"  stats               per-worker query counters and totals\n"
 		"  reload              re-read the config and reload changed zones\n"
 		"  load ORIGIN IMAGE   serve a precompiled zone image (admin)\n"
+		"  health              anycast state and why, signals, prefixes\n"
+		"  drain / undrain     withdraw the routes and keep answering / undo (admin)\n"
+		"  routes HOOK         what a route hook (bird, exabgp, command) announces\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $PHAROS_CONTROL_SOCKET or "
 		CTL_DEFAULT_SOCKET ")\n"
@@ -88,6 +91,7 @@ static int ctl_nargs(const char *cmd)
 	static const struct { const char *name; int nargs; } cmds[] = {
 		{ "status", 0 }, { "zones", 0 }, { "stats", 0 }, { "reload", 0 },
 		{ "load", 2 }, { "help", 0 },
+		{ "health", 0 }, { "drain", 0 }, { "undrain", 0 }, { "routes", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
