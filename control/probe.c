@@ -203,7 +203,8 @@ int probe_poll(struct probe *p, int64_t now, int *ok)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			snprintf(p->why, sizeof(p->why), "health query: %s", strerror(errno));
+			snprintf(p->why, sizeof(p->why), "%.255s SOA: no answer (%s)",
+				 probe_waiting(p), strerror(errno));
 			p->failed = 1;
 			break;
 		}
