@@ -37,6 +37,7 @@ static const struct acconf_key acconf_keys[] = {
 	{ "route-birdc", AK_CMD, 0, 0 },
 	{ "route-command", AK_CMD, 0, 0 },
 	{ "route-exabgp", AK_BOOL, 0, 0 },
+	{ "health-fast-interval", AK_DUR_MS, 10, 3600000 },
 };
 #define ACCONF_NKEYS (sizeof(acconf_keys) / sizeof(acconf_keys[0]))
 
@@ -269,6 +270,8 @@ static void acconf_store_num(struct acconf *a, size_t k, long v)
 		a->max_lag = (uint32_t)v;
 	else if (k == 8)
 		a->grace_ms = v;
+	else if (k == 16)
+		a->fast_ms = (int)v;
 }
 
 static int acconf_value(struct acconf *a, const char *base, size_t k, char **tok, int ntok,
@@ -364,6 +367,8 @@ int acconf_finish(struct acconf *a, char *err, size_t errlen)
 		a->stuck_ms = 200;
 	if (!(a->seen & (1u << 8)))
 		a->grace_ms = 10000;
+	if (!(a->seen & (1u << 16)))
+		a->fast_ms = a->interval_ms / 4;
 	if (a->timeout_ms >= a->interval_ms) {
 		snprintf(err, errlen, "health-timeout (%d ms) must be shorter than "
 			 "health-interval (%d ms)", a->timeout_ms, a->interval_ms);

@@ -33,6 +33,7 @@ struct acconf {
 	size_t prefix_count;
 	char *query;			/* "ADDR:PORT" where the SOA probes go */
 	int interval_ms, timeout_ms, fall, rise, sample_ms, stuck_ms;
+	int fast_ms;			/* next evaluation after a failed one while up */
 	uint32_t max_lag;		/* serial lag bound, 0 = not checked */
 	int64_t grace_ms;
 	char *drain_file;		/* NULL = none */

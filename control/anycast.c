@@ -199,14 +199,24 @@ static int anycast_soft(struct anycast *ac, struct ctl *c, int64_t now)
 	if (probe_busy(&ac->p)) {
 		if (!probe_poll(&ac->p, now, &ok))
 			return 0;
-		return health_soft(&ac->h, now, ok, ac->p.why);
+		rc = health_soft(&ac->h, now, ok, ac->p.why);
+		/* a failure while up is confirmed (or not) sooner than the next period */
+		if (!ok && ac->h.verdict == HEALTH_UP && now + a->fast_ms < ac->next_eval_ms)
+			ac->next_eval_ms = now + a->fast_ms;
+		return rc;
 	}
 	if (now < ac->next_eval_ms)
 		return 0;
 	ac->next_eval_ms = now + a->interval_ms;
 	rc = anycast_zones_ready(ac, c, why, sizeof(why));
-	if (rc <= 0)
-		return rc == 0 ? 0 : health_soft(&ac->h, now, 0, why);
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		rc = health_soft(&ac->h, now, 0, why);
+		if (ac->h.verdict == HEALTH_UP)
+			ac->next_eval_ms = now + a->fast_ms;
+		return rc;
+	}
 	const char **origins = calloc(c->zone_count, sizeof(*origins));
 	uint32_t *serials = calloc(c->zone_count, sizeof(*serials));
 

@@ -41,6 +41,7 @@ Test(acconf, defaults)
 	cr_assert_eq(a->sample_ms, 50);
 	cr_assert_eq(a->stuck_ms, 200);
 	cr_assert_eq(a->grace_ms, 10000);
+	cr_assert_eq(a->fast_ms, 250);
 	cr_assert_eq(a->max_lag, 0);
 	cr_assert_str_eq(a->query, "127.0.0.1:53");
 	cr_assert_str_eq(a->bird_reload.argv[0], "birdc");
