@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Speak to pharos-dataplane's management socket as a second peer (doc/ipc.md), for the
-anycast bench: make a PoP's answers wrong behind pharos-control's back.
+anycast test and bench: make a PoP's answers wrong behind pharos-control's back.
 
-  anycast-ipc.py unload SOCKET ORIGIN
-  anycast-ipc.py load SOCKET ORIGIN IMAGE
+  ipc.py unload SOCKET ORIGIN
+  ipc.py load SOCKET ORIGIN IMAGE
 Prints the dataplane's reply text; exit 0 when its result is 0.
 """
 import socket

@@ -11,7 +11,7 @@
 #   kill     SIGKILL to A's dataplane                     (goal <= 0.1 s)
 #   freeze   SIGSTOP to A's dataplane                     (goal <= 0.3 s)
 #   wrong    A's zone unloaded behind pharos-control's back: A answers REFUSED
-#            (a second peer on the management socket, bench/anycast-ipc.py) (goal <= 1.5 s)
+#            (a second peer on the management socket, tests/anycast/ipc.py) (goal <= 1.5 s)
 #   drain    pharosctl drain on A during 24 s (12,000 queries)   (goal: 0 lost)
 # After each run A is brought back and announced again before the next one.
 #
@@ -48,11 +48,11 @@ fail_kill() { kill -KILL "${DP_PID[a]}"; }
 back_kill() { wait "${DP_PID[a]}" 2>/dev/null || true; pop_start_dp a; }
 fail_freeze() { kill -STOP "${DP_PID[a]}"; }
 back_freeze() { kill -CONT "${DP_PID[a]}"; }
-fail_wrong() { "$PY" "$bench/anycast-ipc.py" unload "$T/a/dp.sock" "$POP_ZONE" >/dev/null; }
+fail_wrong() { "$PY" "$bench/../tests/anycast/ipc.py" unload "$T/a/dp.sock" "$POP_ZONE" >/dev/null; }
 back_wrong() {
 	local img
 	img=$(pop_ctl a zones | grep -o 'image=[^ ]*' | head -1 | cut -d= -f2)
-	"$PY" "$bench/anycast-ipc.py" load "$T/a/dp.sock" "$POP_ZONE" "$img" >/dev/null
+	"$PY" "$bench/../tests/anycast/ipc.py" load "$T/a/dp.sock" "$POP_ZONE" "$img" >/dev/null
 }
 fail_drain() { pop_ctl a drain >/dev/null; }
 back_drain() { pop_ctl a undrain >/dev/null; }
