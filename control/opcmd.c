@@ -483,9 +483,9 @@ static void opcmd_health_text(struct ctl *c, const struct anycast *ac, struct op
 	char when[48], why[512], hooks[64];
 
 	opcmd_ms_time(anycast_wall_ms(h->changed_ms), when, sizeof(when));
-	opcmd_put(b, "state: %s%s since %s (%.1f s)\n", health_state_name(h->state),
-		  health_drained(h, now) ? " (drained)" : "", when,
-		  (double)(now - h->changed_ms) / 1000.0);
+	opcmd_put(b, "state: %s%s\n", health_state_name(h->state),
+		  health_drained(h, now) ? " (drained)" : "");
+	opcmd_put(b, "since: %s (%.1f s ago)\n", when, (double)(now - h->changed_ms) / 1000.0);
 	opcmd_put(b, "reason: %s\n", h->reason);
 	opcmd_put(b, "announce: %s\n", health_announce(h) ? "yes" : "no");
 	opcmd_put(b, "hard: %s\n", h->hard_bad ? h->hard_reason : "ok");
