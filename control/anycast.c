@@ -274,11 +274,16 @@ void anycast_shutdown(struct anycast *ac, struct ctl *c)
 {
 	if (ac->drain & ANYCAST_DRAIN_SHUTDOWN)
 		return;
+	int64_t now = anycast_now_ms(), grace = c->cfg->anycast.grace_ms;
+
 	ac->drain |= ANYCAST_DRAIN_SHUTDOWN;
-	ac->shutdown_ms = anycast_now_ms();
+	/* traffic still arrives for grace ms after a withdraw; never announced: none */
+	ac->stop_ms = !ac->r.ever_announced ? now
+		      : ac->r.announced ? now + grace : ac->r.changed_ms + grace;
 	if (c->cfg->anycast.prefix_count > 0)
-		log_msg(LOG_NOTICE, "shutdown: withdrawing, then stopping after the grace period "
-			"(%" PRId64 " ms); the dataplane keeps answering", c->cfg->anycast.grace_ms);
+		log_msg(LOG_NOTICE, "shutdown: withdrawing, stopping in %" PRId64 " ms (grace "
+			"period %" PRId64 " ms); the dataplane keeps answering",
+			ac->stop_ms > now ? ac->stop_ms - now : 0, grace);
 	anycast_tick(ac, c);
 }
 
@@ -286,7 +291,7 @@ int anycast_can_stop(const struct anycast *ac, const struct ctl *c)
 {
 	if (c->cfg->anycast.prefix_count == 0)
 		return 1;
-	return health_drained(&ac->h, anycast_now_ms()) && !route_busy(&ac->r);
+	return anycast_now_ms() >= ac->stop_ms && !route_busy(&ac->r);
 }
 
 int anycast_drain_set(struct anycast *ac, struct ctl *c, int on, char *msg, size_t cap)

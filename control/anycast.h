@@ -22,7 +22,7 @@ struct anycast {
 	struct probe p;
 	unsigned drain;			/* enum anycast_drain bits */
 	int64_t next_sample_ms, next_eval_ms;
-	int64_t shutdown_ms;		/* when the shutdown drain began */
+	int64_t stop_ms;		/* shutdown: stop from then on (grace after the withdraw) */
 	int was_connected;
 };
 
@@ -42,8 +42,9 @@ int anycast_timeout_ms(const struct anycast *ac, const struct ctl *c);
 void anycast_shutdown(struct anycast *ac, struct ctl *c);
 
 /*
- * 1 when a shutdown may end: the grace period passed since the withdraw and every hook
- * applied it; at once when no anycast prefix is configured.
+ * 1 when a shutdown may end: every hook applied the withdraw, and the grace period passed
+ * since the prefixes were last withdrawn (at once when they were never announced, or no
+ * anycast prefix is configured).
  */
 int anycast_can_stop(const struct anycast *ac, const struct ctl *c);
 

@@ -252,6 +252,7 @@ void route_update(struct route *r, const struct acconf *a, const struct route_wa
 		if (a->prefix_count > 0 && (w->announce != r->announced || w->announce))
 			route_log_change(r, a, w);
 		r->announced = w->announce;
+		r->ever_announced |= w->announce;
 		r->changed_ms = now;
 	}
 	route_wants(r, a);

@@ -33,6 +33,7 @@ struct route {
 	char last_state[32], last_reason[256];
 	int64_t changed_ms;		/* monotonic ms of the last announce/withdraw */
 	int announced;			/* the prefixes are announced (as far as we asked) */
+	int ever_announced;		/* announced at least once since start */
 };
 
 /* Nothing applied yet, nothing running. */
