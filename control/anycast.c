@@ -291,6 +291,8 @@ int anycast_can_stop(const struct anycast *ac, const struct ctl *c)
 {
 	if (c->cfg->anycast.prefix_count == 0)
 		return 1;
+	if (!(ac->drain & ANYCAST_DRAIN_SHUTDOWN))
+		return 0;	/* anycast_shutdown() not called yet */
 	return anycast_now_ms() >= ac->stop_ms && !route_busy(&ac->r);
 }
 
