@@ -37,6 +37,7 @@ TEST_NAME=anycast-bench
 . "$bench/../tests/lib/netns.sh"
 # shellcheck source=tests/anycast/lib.sh
 . "$bench/../tests/anycast/lib.sh"
+POP_CLIENT_NICE=-10	# a starved client loses answers by its own 200 ms timeout
 tmpdir_make anycast-bench
 [ "${PHAROS_KEEP_TMP:-0}" = 1 ] && echo "temp dir: $T" >&2
 chmod 755 "$T"

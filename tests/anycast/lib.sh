@@ -23,6 +23,7 @@ NS_PREFIX=phy-$$
 declare -A DP_PID CTL_PID
 XB_PID=
 GRACE_S=${GRACE_S:-2}
+POP_STUCK=${POP_STUCK:-}	# health-stuck of both PoPs, empty = the default (200 ms)
 
 pop_ns() { echo "$NS_PREFIX-$1"; }
 pop_in() { local ns; ns=$(pop_ns "$1"); shift; ip netns exec "$ns" "$@"; }
@@ -117,6 +118,7 @@ _pop_conf() {
 	grace-period $GRACE_S
 	drain-file $d/drain
 	EOF
+	[ -n "${POP_STUCK:-}" ] && echo "health-stuck $POP_STUCK" >>"$d/pharos.conf"
 	if [ "$x" = a ]; then
 		cat >>"$d/pharos.conf" <<-EOF
 		route-bird-include $d/pharos-routes.conf
@@ -213,9 +215,9 @@ pop_wait_routes() {	# "HOP HOP" or "" ; SECS
 	return 1
 }
 
-pop_client() {
-	pop_in c "$PY" "$(dirname "${BASH_SOURCE[0]}")/client.py" --server "$POP_ADDR" \
-		--zone "$POP_ZONE" "$@"
+pop_client() {	# POP_CLIENT_NICE: its nice value (the bench's client must keep its pace)
+	nice -n "${POP_CLIENT_NICE:-0}" ip netns exec "$(pop_ns c)" "$PY" \
+		"$(dirname "${BASH_SOURCE[0]}")/client.py" --server "$POP_ADDR" --zone "$POP_ZONE" "$@"
 }
 
 pop_ctl() {	# X ARGS...
