@@ -141,11 +141,14 @@ static int anycast_hard(struct anycast *ac, struct ctl *c, int64_t now)
 	c->dp.timeout_ms = saved;
 	dpconn_status_free(&st);
 	now = anycast_now_ms();
-	if (rc < 0) {
+	if (rc == PHAROS_ETIMEOUT)
 		snprintf(why, sizeof(why), "dataplane did not answer a status request within "
-			 "%d ms (%s)", a->stuck_ms, pharos_strerror(rc));
+			 "%d ms", a->stuck_ms);
+	else if (rc < 0)	/* the link broke during the request (it exited) */
+		snprintf(why, sizeof(why), "lost the dataplane (management socket: %s)",
+			 pharos_strerror(rc));
+	if (rc < 0)
 		return health_hard(&ac->h, now, 0, why);
-	}
 	w = anycast_stuck(c, now, a->stuck_ms, &age);
 	if (w >= 0) {
 		snprintf(why, sizeof(why), "%s %ld loop counter stuck for %" PRId64 " ms",

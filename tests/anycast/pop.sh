@@ -20,10 +20,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/netns.sh"
 # shellcheck source=tests/anycast/lib.sh
 . "$here/lib.sh"
-# A stuck-worker / status bound of 500 ms instead of 200: a starved CI machine must not make
-# the PoP that stays withdraw too while the other is failed or drained (the bench measures
-# the default).
-POP_STUCK=500ms
+# A stuck-worker / status bound of 2 s instead of 200 ms: on a starved CI machine (sanitizer
+# build, the pinned worker sharing its CPU with everything else) the PoP that stays must not
+# withdraw too while the other is failed or drained. The bench measures the default.
+POP_STUCK=2s
 tmpdir_make anycast-pop
 chmod 755 "$T"
 pop_setup
