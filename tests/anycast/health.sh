@@ -5,10 +5,13 @@
 #      command hook ran once with "init withdraw"; with the dataplane up it stays init
 #      (a zone is not loaded: never announce before every zone is loaded)
 #   2. zone file fixed + reload: up, the hook gets "up announce 192.0.2.53/32", the log has
-#      "health init -> up" with a millisecond timestamp and an "announce" line
+#      "health init -> up" with a millisecond timestamp and an "announce" line; the bird
+#      hook wrote both prefixes to its include file, then ran configure and enable (a
+#      script stands in for birdc)
 #   3. health text and --json; the read-only socket shows health and refuses drain (exit 2)
 #   4. a zone unloaded behind pharos-control's back (answers REFUSED): down after fall,
-#      reason names the zone and REFUSED; image loaded again: up after rise
+#      reason names the zone and REFUSED, no route left in the bird include file, birdc
+#      disable ran; image loaded again: up after rise
 #   5. the dataplane killed: down at once, reason "lost the dataplane"
 #   6. drain file: draining, undrain refused (exit 1) while it exists; removed: up;
 #      pharosctl drain / undrain (exit 0)
@@ -39,6 +42,12 @@ cat >"$T/hook.sh" <<EOF
 echo "\$PHAROS_STATE \$PHAROS_ACTION [\$PHAROS_PREFIXES] \$PHAROS_REASON" >>"$T/hook.log"
 EOF
 chmod +x "$T/hook.sh"
+# stands in for birdc: what the bird hook runs, in order
+cat >"$T/birdc.sh" <<EOF
+#!/bin/sh
+echo "\$*" >>"$T/birdc.log"
+EOF
+chmod +x "$T/birdc.sh"
 conf() {	# extra line
 	cat >"$T/pharos.conf" <<-EOF
 	state-dir $T/state
@@ -53,6 +62,10 @@ conf() {	# extra line
 	grace-period 1
 	drain-file $T/drain
 	route-command $T/hook.sh
+	route-bird-include $T/bird-routes.conf
+	route-bird-reload $T/birdc.sh -s $T/bird.ctl configure
+	route-bird-protocol anycast4
+	route-birdc $T/birdc.sh -s $T/bird.ctl
 	health-stuck 2s
 	$1
 	EOF
@@ -97,13 +110,18 @@ tail -1 "$T/hook.log" | grep -qx 'up announce \[192.0.2.53/32 2001:db8:53::/48\]
 	fail "hook after up: $(tail -1 "$T/hook.log")"
 grep -Eq '^pharos-control: [0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z health init -> up: first complete evaluation passed$' "$T/ctl.log" ||
 	fail "no timestamped state change line"
-grep -Eq 'Z announce 192.0.2.53/32 2001:db8:53::/48 via command \(state up' "$T/ctl.log" ||
+grep -Eq 'Z announce 192.0.2.53/32 2001:db8:53::/48 via bird,command \(state up' "$T/ctl.log" ||
 	fail "no announce line"
-log "2. up and announced"
+grep -q '^	route 192.0.2.53/32 blackhole;$' "$T/bird-routes.conf" &&
+	grep -q '^	route 2001:db8:53::/48 blackhole;$' "$T/bird-routes.conf" ||
+	fail "bird include file: $(cat "$T/bird-routes.conf")"
+[ "$(tail -2 "$T/birdc.log")" = "-s $T/bird.ctl configure
+-s $T/bird.ctl enable anycast4" ] || fail "bird hook commands: $(cat "$T/birdc.log")"
+log "2. up and announced (command hook; bird: include file, configure, enable)"
 
 # 3. text, JSON, read-only socket
 ctl health | grep -qx 'announce: yes' || fail "health text: $(ctl health)"
-ctl health | grep -qx 'prefix 192.0.2.53/32 announced hooks=command' || fail "health prefixes"
+ctl health | grep -qx 'prefix 192.0.2.53/32 announced hooks=bird,command' || fail "health prefixes"
 ctl --json health | "$PY" -c 'import json,sys; h=json.load(sys.stdin); assert h["state"]=="up" and h["announce"] and h["hard"]["ok"] and h["soft"]["rise"]==3 and h["prefixes"][1]["prefix"]=="2001:db8:53::/48", h' ||
 	fail "health --json"
 "$PHAROSCTL" -s "$T/ro.sock" health >/dev/null || fail "health on the read-only socket"
@@ -119,6 +137,9 @@ wait_state down 5 || fail "still '$(state)' while one.test. answers REFUSED"
 ctl health | grep -q '^reason: soft: 2 failed check(s): one.test. SOA: REFUSED$' ||
 	fail "reason: $(ctl health | grep reason)"
 tail -1 "$T/hook.log" | grep -q '^down withdraw \[\] soft: 2 failed' || fail "hook: $(tail -1 "$T/hook.log")"
+sleep 0.2
+! grep -q '^	route ' "$T/bird-routes.conf" || fail "bird include file still has routes when down"
+[ "$(tail -1 "$T/birdc.log")" = "-s $T/bird.ctl disable anycast4" ] || fail "birdc: $(tail -1 "$T/birdc.log")"
 "$PY" "$here/ipc.py" load "$T/dp.sock" one.test. "$img" >/dev/null || fail "ipc load"
 wait_state up 8 || fail "not up again after the zone came back"
 ctl health | grep -q '^reason: soft: 3 good check(s) in a row$' || fail "rise reason"
@@ -153,7 +174,7 @@ log "6. drain file and drain/undrain"
 conf "health-fall 0"
 rc=0
 ctl reload >"$T/reload.out" || rc=$?
-[ "$rc" = 1 ] && grep -q "pharos.conf:14: health-fall: '0' is not a number in 1..100" "$T/reload.out" ||
+[ "$rc" = 1 ] && grep -q "pharos.conf:18: health-fall: '0' is not a number in 1..100" "$T/reload.out" ||
 	fail "bad key: exit $rc, $(cat "$T/reload.out")"
 [ "$(state)" = up ] || fail "state after a refused reload: $(state)"
 conf ""
