@@ -23,7 +23,8 @@ NS_PREFIX=phy-$$
 declare -A DP_PID CTL_PID
 XB_PID=
 GRACE_S=${GRACE_S:-2}
-POP_STUCK=${POP_STUCK:-}	# health-stuck of both PoPs, empty = the default (200 ms)
+POP_STUCK=${POP_STUCK:-}	# health-stuck of both PoPs, empty = the default (200 ms);
+				# POP_STUCK_A / POP_STUCK_B: of one PoP
 
 pop_ns() { echo "$NS_PREFIX-$1"; }
 pop_in() { local ns; ns=$(pop_ns "$1"); shift; ip netns exec "$ns" "$@"; }
@@ -118,7 +119,9 @@ _pop_conf() {
 	grace-period $GRACE_S
 	drain-file $d/drain
 	EOF
-	[ -n "${POP_STUCK:-}" ] && echo "health-stuck $POP_STUCK" >>"$d/pharos.conf"
+	local stuck=POP_STUCK_${x^^}
+	stuck=${!stuck:-${POP_STUCK:-}}
+	[ -n "$stuck" ] && echo "health-stuck $stuck" >>"$d/pharos.conf"
 	if [ "$x" = a ]; then
 		cat >>"$d/pharos.conf" <<-EOF
 		route-bird-include $d/pharos-routes.conf
