@@ -51,6 +51,11 @@ const char *acconf_hook_name(unsigned bit)
 	return "?";
 }
 
+int acconf_query_set(const struct acconf *a)
+{
+	return (a->seen & 1u) != 0;	/* key 0 of acconf_keys */
+}
+
 unsigned acconf_hooks(const struct acconf *a)
 {
 	return ((a->bird_include || a->bird_protocol) ? ACCONF_HOOK_BIRD : 0) |

@@ -62,6 +62,9 @@ int acconf_finish(struct acconf *a, char *err, size_t errlen);
 /* Free what a holds (not a itself). */
 void acconf_free(struct acconf *a);
 
+/* 1 when health-query was given (not the default). */
+int acconf_query_set(const struct acconf *a);
+
 /* Hook bits configured (bird include or protocol, exabgp, command). */
 unsigned acconf_hooks(const struct acconf *a);
 

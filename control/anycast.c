@@ -211,6 +211,8 @@ static int anycast_soft(struct anycast *ac, struct ctl *c, int64_t now)
 	if (now < ac->next_eval_ms)
 		return 0;
 	ac->next_eval_ms = now + a->interval_ms;
+	if (a->prefix_count == 0 && !acconf_query_set(a))
+		return 0;	/* no anycast here: no queries to a default address */
 	rc = anycast_zones_ready(ac, c, why, sizeof(why));
 	if (rc == 0)
 		return 0;
