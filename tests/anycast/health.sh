@@ -32,6 +32,7 @@ ip addr add 192.0.2.53/32 dev lo
 wait_s=20
 
 zone() {	# ORIGIN SERIAL
+	# shellcheck disable=SC2016 # $ORIGIN and $TTL are zone file directives
 	printf '$ORIGIN %s\n$TTL 300\n@ IN SOA ns1 hostmaster %s 7200 3600 1209600 300\n' "$1" "$2"
 	printf '@ IN NS ns1\nns1 IN A 192.0.2.53\n'
 }

@@ -26,6 +26,7 @@ POP_HOP6_B=2001:db8:2::2
 POP_ADDR6=2001:db8:53::53
 POP_ZONE=example.test.
 NS_PREFIX=phy-$$
+# shellcheck disable=SC2034 # used by the scripts that source this
 declare -A DP_PID CTL_PID
 XB_PID=
 GRACE_S=${GRACE_S:-2}
