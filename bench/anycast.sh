@@ -41,7 +41,8 @@ POP_CLIENT_NICE=-10	# a starved client loses answers by its own 200 ms timeout
 # PoP A (the one that fails) runs the defaults. PoP B is the reference that must stay: on a
 # loaded shared machine its pinned worker may wait for its CPU longer than 200 ms, and a
 # withdraw of B then would be counted against A's failure (doc/anycast.md).
-POP_STUCK_B=1s
+POP_STUCK_B=1s	# read by tests/anycast/lib.sh
+export POP_STUCK_B
 tmpdir_make anycast-bench
 [ "${PHAROS_KEEP_TMP:-0}" = 1 ] && echo "temp dir: $T" >&2
 chmod 755 "$T"

@@ -1,5 +1,5 @@
 # PoP simulation for the anycast test and bench (bash; source it after tests/lib/netns.sh).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # variables are used by the scripts that source this
 #
 #   pop_setup           namespaces, links, addresses, BIRD router, PoP A (pharos + bird hook
 #                       + its own BIRD), PoP B (pharos + ExaBGP running pharos-exabgp)
@@ -26,7 +26,6 @@ POP_HOP6_B=2001:db8:2::2
 POP_ADDR6=2001:db8:53::53
 POP_ZONE=example.test.
 NS_PREFIX=phy-$$
-# shellcheck disable=SC2034 # used by the scripts that source this
 declare -A DP_PID CTL_PID
 XB_PID=
 GRACE_S=${GRACE_S:-2}
