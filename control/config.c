@@ -618,10 +618,23 @@ static int cfg_key_file(struct cfg_parser *p, char **tok, int ntok)
 	return rc;
 }
 
+/* The anycast keys (control/acconf.c): 0 and *rc when the key is one, else 1. */
+static int cfg_anycast(struct cfg_parser *p, char **tok, int ntok, int *rc)
+{
+	char msg[CONFIG_ERR_MAX];
+
+	*rc = acconf_line(&p->c->anycast, p->base, tok, ntok, msg, sizeof(msg));
+	if (*rc == 1)
+		return 1;
+	if (*rc == PHAROS_ECONFIG)
+		*rc = cfg_error(p, "%s", msg);
+	return 0;
+}
+
 static int cfg_line(struct cfg_parser *p, char *s)
 {
 	char *tok[CFG_TOK_MAX];
-	int ntok = cfg_split(s, tok, CFG_TOK_MAX);
+	int ntok = cfg_split(s, tok, CFG_TOK_MAX), rc;
 
 	if (ntok == 0)
 		return 0;
@@ -638,6 +651,8 @@ static int cfg_line(struct cfg_parser *p, char *s)
 	for (size_t k = 0; k < CFG_NKEYS; k++)
 		if (strcmp(tok[0], cfg_keys[k].name) == 0)
 			return cfg_set_key(p, k, tok, ntok);
+	if (cfg_anycast(p, tok, ntok, &rc) == 0)
+		return rc;
 	return cfg_error(p, "unknown key '%s'", tok[0]);
 }
 
@@ -653,6 +668,17 @@ static int cfg_defaults(struct config *c)
 	if (!c->state_dir || !c->control_socket || !c->dataplane_socket)
 		return PHAROS_ENOMEM;
 	return 0;
+}
+
+/* Anycast defaults and cross-key checks; an error names the file only. */
+static int cfg_anycast_finish(struct cfg_parser *p)
+{
+	char msg[CONFIG_ERR_MAX];
+	int rc = acconf_finish(&p->c->anycast, msg, sizeof(msg));
+
+	if (rc == PHAROS_ECONFIG)
+		snprintf(p->err, p->errlen, "%s: %s", p->name, msg);
+	return rc;
 }
 
 static int cfg_run(struct cfg_parser *p, const char *text, size_t len)
@@ -695,6 +721,8 @@ int config_parse(const char *text, size_t len, const char *name, const char *bas
 	rc = p.c->path ? cfg_run(&p, text, len) : PHAROS_ENOMEM;
 	if (rc == 0)
 		rc = cfg_defaults(p.c);
+	if (rc == 0)
+		rc = cfg_anycast_finish(&p);
 	if (rc < 0) {
 		if (rc == PHAROS_ENOMEM)
 			snprintf(err, errlen, "%s: out of memory", name);
@@ -778,6 +806,7 @@ void config_free(struct config *c)
 	free(c->control_socket);
 	free(c->control_socket_ro);
 	free(c->dataplane_socket);
+	acconf_free(&c->anycast);
 	free(c);
 }
 

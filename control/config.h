@@ -8,6 +8,8 @@
 
 #include "tsigkey.h"
 
+#include "acconf.h"
+
 #define CONFIG_ORIGIN_MAX	256	/* origin text incl. trailing dot and NUL */
 #define CONFIG_ERR_MAX		512	/* enough for "file:line: message" */
 
@@ -67,6 +69,7 @@ struct config {
 	size_t zone_count;
 	struct tsig_key *keys;		/* `key` lines and key files; secrets stay here */
 	size_t key_count;
+	struct acconf anycast;		/* health, prefixes, route hooks (control/acconf.h) */
 };
 
 /*

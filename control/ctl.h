@@ -23,6 +23,7 @@ struct ctl_image {
 
 struct sec;
 struct sec_zone;
+struct anycast;
 
 /* One configured zone. */
 struct ctl_zone {
@@ -94,6 +95,7 @@ struct ctl {
 	struct ctl_worker *workers;
 	size_t worker_count;
 	struct sec *sec;		/* secondary zones' transfers (secondary.c) */
+	struct anycast *anycast;	/* health and routes (anycast.h), NULL = none */
 };
 
 /*

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anycast.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
@@ -122,18 +123,23 @@ static void main_reload_now(struct ctl *c)
 	ctl_report_free(&rep);
 }
 
-static void main_loop(struct ctl *c, struct opsock *o, const sigset_t *wait)
+static void main_loop(struct ctl *c, struct anycast *ac, struct opsock *o,
+		      const sigset_t *wait)
 {
 	struct pollfd fds[OPSOCK_NFDS_MAX + 2];
 
-	while (!main_quit) {
+	/* SIGTERM: withdraw the routes, keep running through the grace period, then stop */
+	while (!main_quit || !anycast_can_stop(ac, c)) {
 		int n, ndp = -1, nsec = -1, ms;
 		struct timespec ts;
 
+		if (main_quit)
+			anycast_shutdown(ac, c);
 		if (main_reload) {
 			main_reload = 0;
 			main_reload_now(c);
 		}
+		anycast_tick(ac, c);	/* first: a frozen dataplane must not block it */
 		ctl_tick(c);
 		n = opsock_pollfds(o, fds);
 		if (ctl_dp_fd(c) >= 0) {
@@ -145,6 +151,8 @@ static void main_loop(struct ctl *c, struct opsock *o, const sigset_t *wait)
 			fds[n++] = (struct pollfd){ .fd = sec_fd(c), .events = POLLIN };
 		}
 		ms = ctl_timeout_ms(c);
+		if (anycast_timeout_ms(ac, c) < ms)
+			ms = anycast_timeout_ms(ac, c);
 		ts = (struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 		if (ppoll(fds, (nfds_t)n, &ts, wait) <= 0)
 			continue;
@@ -206,6 +214,7 @@ int main(int argc, char **argv)
 {
 	struct main_opts opts = { 0 };
 	struct opsock *o = NULL;
+	struct anycast ac;
 	sigset_t wait;
 	struct ctl c;
 
@@ -219,8 +228,10 @@ int main(int argc, char **argv)
 	if (!opts.foreground)
 		main_daemonize();
 	log_msg(LOG_NOTICE, "started, operator socket %s", c.cfg->control_socket);
-	main_loop(&c, o, &wait);
+	anycast_init(&ac, &c);
+	main_loop(&c, &ac, o, &wait);
 	log_msg(LOG_NOTICE, "stopping");
+	anycast_fini(&ac, &c);
 	opsock_close(o);
 	ctl_fini(&c);
 	return 0;

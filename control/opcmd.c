@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "anycast.h"
 #include "pharos/err.h"
 #include "secondary.h"
 
@@ -585,6 +586,91 @@ static void opcmd_zst_json(struct opcmd_buf *b, const struct ctl_zone *z,
 	opcmd_put(b, "]");
 }
 
+/* ---- anycast: health, drain, undrain, routes (doc/anycast.md) ---- */
+
+static int opcmd_error(struct opcmd_buf *b, int json, const char *msg);
+
+static void opcmd_ms_time(int64_t ms, char *out, size_t cap)
+{
+	char s[32];
+
+	opcmd_time(ms / 1000, s, sizeof(s));
+	s[strlen(s) - 1] = '\0';	/* drop the Z, add milliseconds */
+	snprintf(out, cap, "%s.%03dZ", s, (int)(ms % 1000));
+}
+
+/* The hooks of a prefix as "bird,exabgp". */
+static void opcmd_hooks(unsigned bits, char *out, size_t cap)
+{
+	out[0] = '\0';
+	for (unsigned b = 1; b <= ACCONF_HOOK_COMMAND; b <<= 1)
+		if (bits & b)
+			snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "," : "",
+				 acconf_hook_name(b));
+}
+
+static void opcmd_health_text(struct ctl *c, const struct anycast *ac, struct opcmd_buf *b)
+{
+	const struct health *h = &ac->h;
+	const struct acconf *a = &c->cfg->anycast;
+	int64_t now = anycast_now_ms();
+	char when[48], why[512], hooks[64];
+
+	opcmd_ms_time(anycast_wall_ms(h->changed_ms), when, sizeof(when));
+	opcmd_put(b, "state: %s%s\n", health_state_name(h->state),
+		  health_drained(h, now) ? " (drained)" : "");
+	opcmd_put(b, "since: %s (%.1f s ago)\n", when, (double)(now - h->changed_ms) / 1000.0);
+	opcmd_put(b, "reason: %s\n", h->reason);
+	opcmd_put(b, "announce: %s\n", health_announce(h) ? "yes" : "no");
+	opcmd_put(b, "hard: %s\n", h->hard_bad ? h->hard_reason : "ok");
+	opcmd_put(b, "soft: %s (good %d, bad %d in a row; rise %d, fall %d, every %d ms)\n",
+		  h->soft_reason[0] ? h->soft_reason : "ok", h->good, h->bad, h->conf.rise,
+		  h->conf.fall, a->interval_ms);
+	if (h->drain)
+		opcmd_put(b, "drain: %s; %s (grace %" PRId64 " ms)\n",
+			  anycast_drain_why(ac, c, why, sizeof(why)),
+			  health_drained(h, now) ? "drained" : "in grace period", h->conf.grace_ms);
+	else
+		opcmd_put(b, "drain: no\n");
+	for (size_t i = 0; i < a->prefix_count; i++) {
+		opcmd_hooks(a->prefixes[i].hooks, hooks, sizeof(hooks));
+		opcmd_put(b, "prefix %s %s hooks=%s\n", a->prefixes[i].text,
+			  health_announce(h) ? "announced" : "withdrawn", hooks[0] ? hooks : "none");
+	}
+}
+
+static void opcmd_health_json(struct ctl *c, const struct anycast *ac, struct opcmd_buf *b)
+{
+	const struct health *h = &ac->h;
+	const struct acconf *a = &c->cfg->anycast;
+	int64_t now = anycast_now_ms();
+	char why[512], hooks[64];
+
+	opcmd_kstr(b, "state", health_state_name(h->state), 1);
+	opcmd_put(b, ",\"since_ms\":%" PRId64 ",\"announce\":%s", anycast_wall_ms(h->changed_ms),
+		  health_announce(h) ? "true" : "false");
+	opcmd_kstr(b, "reason", h->reason, 0);
+	opcmd_put(b, ",\"hard\":{\"ok\":%s", h->hard_bad ? "false" : "true");
+	opcmd_kstr(b, "reason", h->hard_bad ? h->hard_reason : NULL, 0);
+	opcmd_put(b, "},\"soft\":{\"ok\":%s,\"good\":%d,\"bad\":%d,\"rise\":%d,\"fall\":%d,"
+		  "\"interval_ms\":%d", h->soft_reason[0] ? "false" : "true", h->good, h->bad,
+		  h->conf.rise, h->conf.fall, a->interval_ms);
+	opcmd_kstr(b, "reason", h->soft_reason[0] ? h->soft_reason : NULL, 0);
+	opcmd_put(b, "},\"drain\":{\"on\":%s,\"drained\":%s,\"grace_ms\":%" PRId64,
+		  h->drain ? "true" : "false", health_drained(h, now) ? "true" : "false",
+		  h->conf.grace_ms);
+	opcmd_kstr(b, "why", h->drain ? anycast_drain_why(ac, c, why, sizeof(why)) : NULL, 0);
+	opcmd_put(b, "},\"prefixes\":[");
+	for (size_t i = 0; i < a->prefix_count; i++) {
+		opcmd_hooks(a->prefixes[i].hooks, hooks, sizeof(hooks));
+		opcmd_put(b, "%s{", i ? "," : "");
+		opcmd_kstr(b, "prefix", a->prefixes[i].text, 1);
+		opcmd_kstr(b, "hooks", hooks, 0);
+		opcmd_put(b, ",\"announced\":%s}", health_announce(h) ? "true" : "false");
+	}
+	opcmd_put(b, "]");
+}
+
 static int opcmd_zone_status(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
 {
 	char norm[CONFIG_ORIGIN_MAX];
@@ -653,6 +739,86 @@ static int opcmd_zone_retransfer(struct ctl *c, char **arg, int json, struct opc
 	return opcmd_zone_kick(c, arg, json, b, 1);
 }
 
+static int opcmd_health(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	(void)arg;
+	if (c->anycast == NULL) {
+		opcmd_put(b, json ? "{\"error\":\"no health state\"}\n" : "no health state\n");
+		return OPCMD_FAIL;
+	}
+	if (json)
+		opcmd_put(b, "{");
+	if (json)
+		opcmd_health_json(c, c->anycast, b);
+	else
+		opcmd_health_text(c, c->anycast, b);
+	if (json)
+		opcmd_put(b, "}\n");
+	return OPCMD_OK;
+}
+
+/* drain / undrain: the new state in health's form. */
+static int opcmd_drain_set(struct ctl *c, int on, int json, struct opcmd_buf *b)
+{
+	char msg[512];
+	int rc;
+
+	if (c->anycast == NULL)
+		return opcmd_error(b, json, "no health state");
+	rc = anycast_drain_set(c->anycast, c, on, msg, sizeof(msg));
+	if (!json && msg[0])
+		opcmd_put(b, "%s\n", msg);
+	return opcmd_health(c, NULL, json, b) == OPCMD_OK && rc == 0 ? OPCMD_OK : OPCMD_FAIL;
+}
+
+static int opcmd_drain(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	(void)arg;
+	return opcmd_drain_set(c, 1, json, b);
+}
+
+static int opcmd_undrain(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	(void)arg;
+	return opcmd_drain_set(c, 0, json, b);
+}
+
+/*
+ * routes HOOK: what that hook must announce now, for pharos-exabgp and scripts:
+ * "state STATE", then "announce PREFIX" or "withdraw PREFIX" per prefix of the hook.
+ */
+static int opcmd_routes(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
+{
+	const struct acconf *a = &c->cfg->anycast;
+	unsigned hook = 0;
+	int up;
+
+	for (unsigned bit = 1; bit <= ACCONF_HOOK_COMMAND; bit <<= 1)
+		if (strcmp(arg[0], acconf_hook_name(bit)) == 0)
+			hook = bit;
+	if (hook == 0)
+		return opcmd_error(b, json, "unknown hook (expected bird, exabgp or command)");
+	if (c->anycast == NULL)
+		return opcmd_error(b, json, "no health state");
+	up = health_announce(&c->anycast->h);
+	if (json)
+		opcmd_put(b, "{\"state\":\"%s\",\"routes\":[", health_state_name(c->anycast->h.state));
+	else
+		opcmd_put(b, "state %s\n", health_state_name(c->anycast->h.state));
+	for (size_t i = 0, n = 0; i < a->prefix_count; i++) {
+		if (!(a->prefixes[i].hooks & hook))
+			continue;
+		if (json)
+			opcmd_put(b, "%s{\"prefix\":\"%s\",\"announce\":%s}", n++ ? "," : "",
+				  a->prefixes[i].text, up ? "true" : "false");
+		else
+			opcmd_put(b, "%s %s\n", up ? "announce" : "withdraw", a->prefixes[i].text);
+	}
+	if (json)
+		opcmd_put(b, "]}\n");
+	return OPCMD_OK;
+}
+
 /* ---- dispatch ---- */
 
 static int opcmd_help(struct ctl *c, char **arg, int json, struct opcmd_buf *b);
@@ -669,6 +835,10 @@ static const struct opcmd_def opcmd_defs[] = {
 	  "zone-refresh ZONE       SOA check (then IXFR/AXFR) now (admin)" },
 	{ "zone-retransfer", 1, 1, opcmd_zone_retransfer,
 	  "zone-retransfer ZONE    fresh AXFR, whatever the serials say (admin)" },
+	{ "health", 0, 0, opcmd_health, "health            anycast state, reason, signals, prefixes" },
+	{ "routes", 0, 1, opcmd_routes, "routes HOOK       what HOOK (bird, exabgp, command) announces now" },
+	{ "drain", 1, 0, opcmd_drain, "drain             withdraw the routes, keep answering (admin)" },
+	{ "undrain", 1, 0, opcmd_undrain, "undrain           announce again when healthy (admin)" },
 	{ "help", 0, 0, opcmd_help, "help              this list" },
 };
 #define OPCMD_NDEFS (sizeof(opcmd_defs) / sizeof(opcmd_defs[0]))

@@ -41,6 +41,9 @@ static void ctl_usage(FILE *f)
 		"                      transfer, next refresh, expiry (secondary zones)\n"
 		"  zone-refresh ZONE   SOA check now, then IXFR/AXFR if the primary is newer (admin)\n"
 		"  zone-retransfer ZONE  fresh AXFR whatever the serials say (admin)\n"
+		"  health              anycast state and why, signals, prefixes\n"
+		"  drain / undrain     withdraw the routes and keep answering / undo (admin)\n"
+		"  routes HOOK         what a route hook (bird, exabgp, command) announces\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $PHAROS_CONTROL_SOCKET or "
 		CTL_DEFAULT_SOCKET ")\n"
@@ -92,6 +95,7 @@ static int ctl_nargs(const char *cmd)
 	static const struct { const char *name; int nargs; } cmds[] = {
 		{ "status", 0 }, { "zones", 0 }, { "stats", 0 }, { "reload", 0 },
 		{ "load", 2 }, { "help", 0 }, { "zone-refresh", 1 }, { "zone-retransfer", 1 },
+		{ "health", 0 }, { "drain", 0 }, { "undrain", 0 }, { "routes", 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
