@@ -112,6 +112,15 @@ static long anycast_stuck(const struct ctl *c, int64_t now, int64_t bound, int64
 	return -1;
 }
 
+/* A worker whose I/O the dataplane reports dead (IPC_WORKER_IO_FATAL), or -1. */
+static long anycast_io_fatal(const struct dpconn_status *st)
+{
+	for (size_t i = 0; i < st->worker_count; i++)
+		if (st->workers[i].flags & IPC_WORKER_IO_FATAL)
+			return (long)i;
+	return -1;
+}
+
 /*
  * Hard signals. The link is looked at on every tick (EOF is seen by poll() at once);
  * the loop counters are sampled every sample_ms with a status request that must be
@@ -127,8 +136,9 @@ static int anycast_hard(struct anycast *ac, struct ctl *c, int64_t now)
 	int rc, saved;
 
 	if (!dpconn_connected(&c->dp)) {
-		snprintf(why, sizeof(why), "%s", ac->was_connected
-			 ? "lost the dataplane (management socket closed)"
+		snprintf(why, sizeof(why), "%s", ctl_dp_stalled(c)
+			 ? "dataplane not responding (no answer to a request or a new connection)"
+			 : ac->was_connected ? "lost the dataplane (management socket closed)"
 			 : "dataplane not connected");
 		return health_hard(&ac->h, now, 0, why);
 	}
@@ -140,8 +150,17 @@ static int anycast_hard(struct anycast *ac, struct ctl *c, int64_t now)
 	c->dp.timeout_ms = a->stuck_ms;
 	rc = ctl_status(c, &st);
 	c->dp.timeout_ms = saved;
+	w = rc == 0 ? anycast_io_fatal(&st) : -1;
+	if (w >= 0) {
+		st.workers[w].io_error[IPC_WORKER_ERR_MAX - 1] = '\0';
+		snprintf(why, sizeof(why), "%s %ld: fatal I/O error: %s",
+			 (size_t)w + 1 == st.worker_count ? "tcp thread" : "worker", w,
+			 st.workers[w].io_error);
+	}
 	dpconn_status_free(&st);
 	now = anycast_now_ms();
+	if (w >= 0)
+		return health_hard(&ac->h, now, 0, why);
 	if (rc == PHAROS_ETIMEOUT)
 		snprintf(why, sizeof(why), "dataplane did not answer a status request within "
 			 "%d ms", a->stuck_ms);

@@ -138,8 +138,12 @@ static void ctl_result_zone(struct ctl_result *r, const struct ctl_zone *z)
 
 static void ctl_lost(struct ctl *c)
 {
-	log_msg(LOG_WARNING, "lost the connection to the dataplane (%s); reconnecting",
-		c->cfg->dataplane_socket);
+	if (c->dp.stalled)
+		log_msg(LOG_WARNING, "the dataplane (%s) does not answer (no reply within %d ms); "
+			"reconnecting", c->cfg->dataplane_socket, c->dp.timeout_ms);
+	else
+		log_msg(LOG_WARNING, "lost the connection to the dataplane (%s); reconnecting",
+			c->cfg->dataplane_socket);
 	for (size_t i = 0; i < c->zone_count; i++)
 		c->zones[i].loaded = 0;
 	c->next_connect_ms = ctl_now_ms() + CTL_RETRY_MS;
@@ -187,17 +191,20 @@ static void ctl_accepted(struct ctl *c, struct ctl_zone *z, const struct ctl_ima
 
 /*
  * dpconn_load, but a delta image refused for want of its base (a dataplane that started
- * empty) gets the base loaded first, then the delta again.
+ * empty) gets the base loaded first, then the delta again. An expired secondary zone is
+ * loaded expired (IPC_LOAD_EXPIRED): a dataplane that restarted empty never answers from
+ * it, not even for the round trip an IPC_EXPIRE after the load would take.
  */
 static int ctl_load_img(struct ctl *c, const struct ctl_zone *z, const char *path, char *msg,
 			size_t len)
 {
 	const char *base = z->sec ? sec_base_of(z->sec, path) : NULL;
-	int rc = dpconn_load(&c->dp, z->origin, path, msg, len);
+	uint32_t flags = z->sec != NULL && z->sec->expired ? IPC_LOAD_EXPIRED : 0;
+	int rc = dpconn_load_flags(&c->dp, z->origin, path, flags, msg, len);
 
 	if (rc == PHAROS_EZONE && base != NULL && dpconn_connected(&c->dp) &&
-	    dpconn_load(&c->dp, z->origin, base, msg, len) == 0)
-		rc = dpconn_load(&c->dp, z->origin, path, msg, len);
+	    dpconn_load_flags(&c->dp, z->origin, base, flags, msg, len) == 0)
+		rc = dpconn_load_flags(&c->dp, z->origin, path, flags, msg, len);
 	return rc;
 }
 
@@ -213,7 +220,9 @@ static void ctl_push(struct ctl *c, struct ctl_zone *z, struct ctl_result *r)
 
 	if (!dpconn_connected(&c->dp)) {
 		r->action = CTL_PENDING;
-		ctl_addmsg(r->msg, sizeof(r->msg), "dataplane not connected; loads when it is");
+		ctl_addmsg(r->msg, sizeof(r->msg), ctl_dp_stalled(c)
+			   ? "dataplane not responding; loads when it answers"
+			   : "dataplane not connected; loads when it is");
 		return;
 	}
 	msg[0] = '\0';
@@ -313,18 +322,44 @@ static void ctl_resync(struct ctl *c)
 	ctl_report_free(&rep);
 }
 
+/*
+ * Connect, and send the hello (a STATUS): the resync waits for its reply, in the event
+ * loop, so a dataplane that accepts but answers nothing (frozen) never blocks us.
+ */
 static void ctl_try_connect(struct ctl *c)
 {
 	int rc = dpconn_connect(&c->dp, c->cfg->dataplane_socket);
 
 	c->next_connect_ms = ctl_now_ms() + CTL_RETRY_MS;
+	if (rc == 0)
+		rc = dpconn_hello(&c->dp);
 	if (rc < 0) {
 		if (!c->waiting_logged)
 			log_msg(LOG_NOTICE, "waiting for the dataplane at %s (%s)",
-				c->cfg->dataplane_socket, pharos_strerror(rc));
+				c->cfg->dataplane_socket, rc == PHAROS_ETIMEOUT
+				? "it accepts no connection: not responding" : pharos_strerror(rc));
 		c->waiting_logged = 1;
+	}
+}
+
+/* The hello's reply is in, or it failed: resync, or try again later. */
+static void ctl_hello(struct ctl *c)
+{
+	int rc = dpconn_hello_poll(&c->dp);
+
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		if (!c->waiting_logged)
+			log_msg(LOG_WARNING, "the dataplane at %s %s; retrying",
+				c->cfg->dataplane_socket, rc == PHAROS_ETIMEOUT
+				? "accepted the connection but answers nothing (not responding)"
+				: "closed the connection");
+		c->waiting_logged = 1;
+		c->next_connect_ms = ctl_now_ms() + CTL_RETRY_MS;
 		return;
 	}
+	c->waiting_logged = 0;
 	log_msg(LOG_NOTICE, "connected to the dataplane at %s", c->cfg->dataplane_socket);
 	c->next_sample_ms = 0;
 	free(c->workers);
@@ -386,7 +421,9 @@ void ctl_tick(struct ctl *c)
 	struct dpconn_status st;
 	int64_t now = ctl_now_ms();
 
-	if (!dpconn_connected(&c->dp)) {
+	if (dpconn_hello_pending(&c->dp)) {
+		ctl_hello(c);
+	} else if (!dpconn_connected(&c->dp)) {
 		if (now >= c->next_connect_ms)
 			ctl_try_connect(c);
 	} else if (now >= c->next_sample_ms && ctl_status(c, &st) == 0) {
@@ -397,7 +434,8 @@ void ctl_tick(struct ctl *c)
 
 int ctl_timeout_ms(const struct ctl *c)
 {
-	int64_t due = dpconn_connected(&c->dp) ? c->next_sample_ms : c->next_connect_ms;
+	int64_t due = dpconn_hello_pending(&c->dp) ? c->dp.hello_deadline
+		      : dpconn_connected(&c->dp) ? c->next_sample_ms : c->next_connect_ms;
 	int64_t left = due - ctl_now_ms();
 	int ms = left < 0 ? 0 : left > CTL_SAMPLE_MS ? CTL_SAMPLE_MS : (int)left;
 
@@ -411,8 +449,15 @@ int ctl_dp_fd(const struct ctl *c)
 
 void ctl_dp_event(struct ctl *c)
 {
-	if (dpconn_drain(&c->dp) < 0)
+	if (dpconn_hello_pending(&c->dp))
+		ctl_hello(c);
+	else if (dpconn_drain(&c->dp) < 0)
 		ctl_lost(c);
+}
+
+int ctl_dp_stalled(const struct ctl *c)
+{
+	return !dpconn_connected(&c->dp) && c->dp.stalled;
 }
 
 /* ---- compiling zones ---- */
@@ -826,7 +871,8 @@ int ctl_load(struct ctl *c, const char *origin_in, const char *path, struct ctl_
 	r->has_old = z->have_cur;
 	r->old_serial = z->cur.serial;
 	if (!dpconn_connected(&c->dp)) {
-		ctl_setmsg(r->msg, sizeof(r->msg), "dataplane not connected");
+		ctl_setmsg(r->msg, sizeof(r->msg), "dataplane %s",
+			   ctl_dp_stalled(c) ? "not responding" : "not connected");
 		ctl_result_zone(r, z);
 		return PHAROS_EIO;
 	}

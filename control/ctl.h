@@ -147,6 +147,12 @@ int ctl_dp_fd(const struct ctl *c);
 /* The dataplane fd polled readable or hung up while idle. */
 void ctl_dp_event(struct ctl *c);
 
+/*
+ * 1 when the dataplane is not usable because it does not answer (a request or the hello
+ * after a reconnect timed out, or its backlog is full): "not responding", not "not connected".
+ */
+int ctl_dp_stalled(const struct ctl *c);
+
 /* Fresh IPC_STATUS (also updates liveness). PHAROS_EIO when not connected. */
 int ctl_status(struct ctl *c, struct dpconn_status *st);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,16 +102,21 @@ int dpconn_connect(struct dpconn *c, const char *path)
 		return PHAROS_EINVAL;
 	strcpy(sa.sun_path, path);
 	dpconn_close(c);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* non-blocking: a frozen dataplane's full backlog must not hold us in connect() */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return PHAROS_EIO;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 
 		close(fd);
+		c->stalled = e == EAGAIN || e == EWOULDBLOCK;	/* else: gone, not stalled */
+		if (c->stalled)
+			return PHAROS_ETIMEOUT;
 		return (e == ENOENT || e == ECONNREFUSED) ? PHAROS_ENOTFOUND : PHAROS_EIO;
 	}
 	c->fd = fd;
+	c->hello = 0;
 	return 0;
 }
 
@@ -119,12 +125,18 @@ void dpconn_close(struct dpconn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->hello = 0;
 	dpconn_nq_clear(c);	/* their ids mean nothing to a later connection */
 }
 
 int dpconn_connected(const struct dpconn *c)
 {
-	return c->fd >= 0;
+	return c->fd >= 0 && !c->hello;
+}
+
+int dpconn_hello_pending(const struct dpconn *c)
+{
+	return c->fd >= 0 && c->hello;
 }
 
 static int64_t dpconn_now_ms(void)
@@ -138,17 +150,29 @@ static int64_t dpconn_now_ms(void)
 /* Fill the header and send one message. The connection is closed on failure. */
 static int dpconn_send(struct dpconn *c, struct ipc_hdr *h, uint32_t kind, size_t len)
 {
+	int64_t deadline = dpconn_now_ms() + c->timeout_ms;
 	ssize_t n;
 
-	if (c->fd < 0)
-		return PHAROS_EIO;
+	if (c->fd < 0 || c->hello)
+		return PHAROS_EIO;	/* hello pending: one request at a time */
 	h->kind = kind;
 	h->len = (uint32_t)len;
 	h->seq = ++c->seq;
 	h->version = IPC_VERSION;
-	do
-		n = send(c->fd, h, len, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+
+	for (;;) {	/* the socket is non-blocking: a full buffer waits, bounded */
+		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+		int64_t left;
+
+		n = send(c->fd, h, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+			break;
+		left = deadline - dpconn_now_ms();
+		if (errno != EINTR && (left <= 0 || poll(&pfd, 1, (int)left) == 0)) {
+			c->stalled = 1;
+			break;
+		}
+	}
 	if (n != (ssize_t)len) {
 		dpconn_close(c);
 		return PHAROS_EIO;
@@ -188,13 +212,17 @@ static int dpconn_recv(struct dpconn *c, union dpconn_msg *m, int64_t deadline)
 	while (rc < 0 && errno == EINTR);
 	if (rc <= 0) {
 		dpconn_close(c);
+		c->stalled = rc == 0;
 		return rc == 0 ? PHAROS_ETIMEOUT : PHAROS_EIO;
 	}
 	do
-		n = recv(c->fd, m, sizeof(*m), MSG_TRUNC);
+		n = recv(c->fd, m, sizeof(*m), MSG_TRUNC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return dpconn_recv(c, m, deadline);	/* woken for nothing: poll again */
 	if (n <= 0) {
 		dpconn_close(c);
+		c->stalled = 0;		/* it closed: gone, not frozen */
 		return PHAROS_EIO;
 	}
 	if ((size_t)n < sizeof(m->h) || (size_t)n > sizeof(*m) || m->h.len != (size_t)n ||
@@ -242,9 +270,10 @@ static int dpconn_keep(struct dpconn_status *st, const union dpconn_msg *m)
 }
 
 /* Read until the IPC_REPLY of the request just sent; status records go to st. */
-static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, size_t msglen)
+static int dpconn_wait_ms(struct dpconn *c, struct dpconn_status *st, char *msg, size_t msglen,
+			  int timeout_ms)
 {
-	int64_t deadline = dpconn_now_ms() + c->timeout_ms;
+	int64_t deadline = dpconn_now_ms() + timeout_ms;
 	union dpconn_msg m;
 	int rc;
 
@@ -275,6 +304,24 @@ static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, si
 	return m.reply.result > 0 ? PHAROS_EPROTO : m.reply.result;
 }
 
+static int dpconn_wait(struct dpconn *c, struct dpconn_status *st, char *msg, size_t msglen)
+{
+	return dpconn_wait_ms(c, st, msg, msglen, c->timeout_ms);
+}
+
+/* How long a LOAD of path may take: the dataplane maps and verifies the whole image. */
+static int dpconn_load_ms(const struct dpconn *c, const char *path)
+{
+	struct stat sb;
+	int64_t ms = DPCONN_LOAD_MS;
+
+	if (stat(path, &sb) == 0 && sb.st_size > 0)
+		ms += (int64_t)sb.st_size / DPCONN_LOAD_BYTES * 1000;
+	if (ms < c->timeout_ms)
+		ms = c->timeout_ms;
+	return ms > 600000 ? 600000 : (int)ms;
+}
+
 static int dpconn_copy(char *dst, size_t cap, const char *src)
 {
 	if (strlen(src) >= cap)
@@ -286,6 +333,12 @@ static int dpconn_copy(char *dst, size_t cap, const char *src)
 int dpconn_load(struct dpconn *c, const char *origin, const char *path, char *msg,
 		size_t msglen)
 {
+	return dpconn_load_flags(c, origin, path, 0, msg, msglen);
+}
+
+int dpconn_load_flags(struct dpconn *c, const char *origin, const char *path, uint32_t flags,
+		      char *msg, size_t msglen)
+{
 	struct ipc_load m;
 	int rc;
 
@@ -293,8 +346,9 @@ int dpconn_load(struct dpconn *c, const char *origin, const char *path, char *ms
 	if (dpconn_copy(m.origin, sizeof(m.origin), origin) < 0 ||
 	    dpconn_copy(m.path, sizeof(m.path), path) < 0)
 		return PHAROS_EINVAL;
+	m.flags = flags;
 	rc = dpconn_send(c, &m.h, IPC_LOAD, sizeof(m));
-	return rc < 0 ? rc : dpconn_wait(c, NULL, msg, msglen);
+	return rc < 0 ? rc : dpconn_wait_ms(c, NULL, msg, msglen, dpconn_load_ms(c, path));
 }
 
 int dpconn_unload(struct dpconn *c, const char *origin, char *msg, size_t msglen)
@@ -328,6 +382,67 @@ int dpconn_status(struct dpconn *c, struct dpconn_status *st)
 		st->zones[i].path[IPC_PATH_MAX - 1] = '\0';
 	}
 	return 0;
+}
+
+int dpconn_hello(struct dpconn *c)
+{
+	struct ipc_status m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	rc = dpconn_send(c, &m.h, IPC_STATUS, sizeof(m));
+	if (rc < 0)
+		return rc;
+	c->hello = 1;
+	c->hello_seq = c->seq;
+	c->hello_deadline = dpconn_now_ms() + DPCONN_HELLO_MS;
+	return 0;
+}
+
+int dpconn_hello_poll(struct dpconn *c)
+{
+	union dpconn_msg *m;
+	ssize_t n;
+	int rc = 0;
+
+	if (c->fd < 0)
+		return PHAROS_EIO;
+	if (!c->hello)
+		return 1;
+	m = malloc(sizeof(*m));
+	if (m == NULL)
+		return 0;
+	for (;;) {
+		n = recv(c->fd, m, sizeof(*m), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			rc = PHAROS_EIO;
+			c->stalled = 0;
+			break;
+		}
+		if ((size_t)n < sizeof(m->h) || (size_t)n > sizeof(*m) || m->h.len != (size_t)n ||
+		    m->h.version != IPC_VERSION || dpconn_kind_size(m->h.kind) != (size_t)n) {
+			rc = PHAROS_EPROTO;
+			break;
+		}
+		if (m->h.kind == IPC_REPLY && m->h.seq == c->hello_seq) {
+			c->hello = 0;	/* its records came before it, and were dropped */
+			c->stalled = 0;
+			rc = 1;
+			break;
+		}
+	}
+	free(m);
+	if (rc == 0 && dpconn_now_ms() >= c->hello_deadline)
+		rc = PHAROS_ETIMEOUT;
+	if (rc < 0)
+		dpconn_close(c);
+	if (rc == PHAROS_ETIMEOUT)
+		c->stalled = 1;
+	return rc;
 }
 
 void dpconn_status_free(struct dpconn_status *st)
@@ -367,6 +482,7 @@ int dpconn_drain(struct dpconn *c)
 			if (e == EAGAIN || e == EWOULDBLOCK)
 				return 0;
 			dpconn_close(c);
+			c->stalled = 0;
 			return PHAROS_EIO;
 		}
 		if (dpconn_is_notify(m, n)) {

@@ -183,6 +183,12 @@ static size_t opcmd_alive_count(const struct ctl *c, const struct dpconn_status 
 	return n;
 }
 
+/* Why there is no status: a dataplane that does not answer is not one that is gone. */
+static const char *opcmd_dp_down(const struct ctl *c)
+{
+	return ctl_dp_stalled(c) ? "not responding" : "not connected";
+}
+
 static void opcmd_status_text(struct ctl *c, const struct dpconn_status *st,
 			      struct opcmd_buf *b)
 {
@@ -190,11 +196,15 @@ static void opcmd_status_text(struct ctl *c, const struct dpconn_status *st,
 
 	opcmd_put(b, "daemon: running, pid %d, up %" PRId64 " s, config %s\n", (int)getpid(),
 		  (int64_t)time(NULL) - c->started, c->config_path);
-	opcmd_put(b, "dataplane: %s, %s\n", st ? "connected" : "not connected",
+	opcmd_put(b, "dataplane: %s, %s\n", st ? "connected" : opcmd_dp_down(c),
 		  c->cfg->dataplane_socket);
 	if (st != NULL && st->worker_count > 0)
 		opcmd_put(b, "workers: %zu of %zu alive (%zu udp + 1 tcp)\n",
 			  opcmd_alive_count(c, st), st->worker_count, st->worker_count - 1);
+	for (size_t i = 0; st != NULL && i < st->worker_count; i++)
+		if (st->workers[i].flags & IPC_WORKER_IO_FATAL)
+			opcmd_put(b, "worker %u: fatal I/O error: %.*s\n", st->workers[i].worker,
+				  IPC_WORKER_ERR_MAX, st->workers[i].io_error);
 	for (size_t i = 0; i < c->zone_count; i++)
 		count[ctl_zone_state(&c->zones[i])]++;
 	opcmd_put(b, "zones: %zu (%zu loaded, %zu pending, %zu failed)\n", c->zone_count,
@@ -213,6 +223,14 @@ static void opcmd_workers_json(struct ctl *c, const struct dpconn_status *st,
 			  "\"loops\":%" PRIu64, i ? "," : "", w->worker,
 			  i + 1 == st->worker_count ? "true" : "false", w->cpu,
 			  ctl_worker_alive(c, i) ? "true" : "false", w->loops);
+		if (w->flags & IPC_WORKER_IO_FATAL) {
+			char why[IPC_WORKER_ERR_MAX + 1];
+
+			snprintf(why, sizeof(why), "%.*s", IPC_WORKER_ERR_MAX, w->io_error);
+			opcmd_kstr(b, "io_error", why, 0);
+		} else {
+			opcmd_put(b, ",\"io_error\":null");
+		}
 		if (counters)
 			opcmd_put(b, ",\"rx\":%" PRIu64 ",\"tx\":%" PRIu64 ",\"dropped\":%" PRIu64
 				  ",\"noerror\":%" PRIu64 ",\"nxdomain\":%" PRIu64
@@ -233,7 +251,8 @@ static void opcmd_status_json(struct ctl *c, const struct dpconn_status *st,
 		  ",\"uptime\":%" PRId64 ",", (int)getpid(), c->started,
 		  (int64_t)time(NULL) - c->started);
 	opcmd_kstr(b, "config", c->config_path, 1);
-	opcmd_put(b, "},\"dataplane\":{\"connected\":%s,", st ? "true" : "false");
+	opcmd_put(b, "},\"dataplane\":{\"connected\":%s,\"responding\":%s,", st ? "true" : "false",
+		  ctl_dp_stalled(c) ? "false" : "true");
 	opcmd_kstr(b, "socket", c->cfg->dataplane_socket, 1);
 	if (st != NULL) {
 		opcmd_put(b, ",\"workers_alive\":%zu,\"workers\":", opcmd_alive_count(c, st));
@@ -342,9 +361,9 @@ static int opcmd_stats(struct ctl *c, char **arg, int json, struct opcmd_buf *b)
 	(void)arg;
 	if (rc < 0) {
 		if (json)
-			opcmd_put(b, "{\"error\":\"dataplane not connected\"}\n");
+			opcmd_put(b, "{\"error\":\"dataplane %s\"}\n", opcmd_dp_down(c));
 		else
-			opcmd_put(b, "dataplane not connected\n");
+			opcmd_put(b, "dataplane %s\n", opcmd_dp_down(c));
 		return OPCMD_FAIL;
 	}
 	if (json)

@@ -48,9 +48,18 @@ struct io_peer {
 struct io_stats {
 	uint64_t rx_calls;	/* receive syscalls / ring polls */
 	uint64_t tx_calls;
-	uint64_t rx_errors;	/* failed receive calls (not EAGAIN) */
+	uint64_t rx_errors;	/* failed receive calls (not EAGAIN/EINTR) */
 	uint64_t tx_errors;	/* packets the kernel/NIC did not take */
+	uint64_t rx_ok;		/* receive calls that returned packets */
+	int32_t rx_errno;	/* errno of the last failed receive call */
 };
+
+/*
+ * A queue is dead (IPC_WORKER_IO_FATAL, doc/dataplane.md "Fatal I/O errors") when its
+ * receive calls kept failing, with no packet received, for this long; the management
+ * thread judges it from rx_errors / rx_ok (the worker only counts).
+ */
+#define IO_FATAL_MS	500
 
 /* What every queue of a backend is opened with. */
 struct io_conf {
@@ -132,6 +141,13 @@ struct io_ops {
 	/* Copy the queue's counters (safe from any thread). */
 	void (*stats)(const struct io_queue *q, struct io_stats *out);
 
+	/*
+	 * Called by the management thread about every 100 ms, never by the worker: 1 when
+	 * what the queue depends on is gone (the XDP program detached, the port's link down),
+	 * with why in why[0..cap); 0 when fine. May make system calls. NULL = nothing to check.
+	 */
+	int (*check)(const struct io_queue *q, char *why, size_t cap);
+
 	/* Close the queue; its worker has stopped. NULL is fine. */
 	void (*fini)(struct io_queue *q);
 };
@@ -157,5 +173,24 @@ int io_addr_parse(const char *txt, struct io_addr *out);
 /* Relaxed counter helpers: one writer (the owner), any number of readers. */
 #define IO_STAT_ADD(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define IO_STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Copy a queue's counters with relaxed loads (the stats op of every backend). */
+static inline void io_stats_read(const struct io_stats *st, struct io_stats *out)
+{
+	out->rx_calls = IO_STAT_GET(st->rx_calls);
+	out->tx_calls = IO_STAT_GET(st->tx_calls);
+	out->rx_errors = IO_STAT_GET(st->rx_errors);
+	out->tx_errors = IO_STAT_GET(st->tx_errors);
+	out->rx_ok = IO_STAT_GET(st->rx_ok);
+	out->rx_errno = IO_STAT_GET(st->rx_errno);
+}
+
+/* Branch hints for the hot path. */
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#endif
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
 
 #endif

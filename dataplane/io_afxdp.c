@@ -25,13 +25,6 @@
 #include "io_afxdp.h"
 #include "log.h"
 
-#ifndef likely
-#define likely(x) __builtin_expect(!!(x), 1)
-#endif
-#ifndef unlikely
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#endif
-
 #define XSK_ETH_HLEN	14
 #define XSK_VLAN_HLEN	4
 #define XSK_IP4_HLEN	20
@@ -599,8 +592,10 @@ static unsigned xsk_rx_burst(struct io_queue *q, struct io_pkt *pkts, unsigned m
 	n = xsk_ring_cons__peek(&q->rx, max < IO_BURST ? max : IO_BURST, &idx);
 	for (unsigned i = 0; i < n; i++)
 		xsk_take(q, xsk_ring_cons__rx_desc(&q->rx, idx + i), &pkts[i], i);
-	if (n)
+	if (n) {
 		xsk_ring_cons__release(&q->rx, n);
+		IO_STAT_ADD(q->st.rx_ok, 1);
+	}
 	return n;
 }
 
@@ -752,16 +747,65 @@ static void xsk_wait(struct io_queue *q, int timeout_ms)
 			timeout_ms = 1;
 	}
 	IO_STAT_ADD(q->st.rx_calls, 1);
-	if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR)
+	if (poll(&p, 1, timeout_ms) < 0 && errno != EINTR) {
 		IO_STAT_ADD(q->st.rx_errors, 1);
+		__atomic_store_n(&q->st.rx_errno, errno, __ATOMIC_RELAXED);
+	} else if (p.revents & (POLLERR | POLLNVAL)) {
+		IO_STAT_ADD(q->st.rx_errors, 1);
+		__atomic_store_n(&q->st.rx_errno, (p.revents & POLLNVAL) ? EBADF : EIO,
+				 __ATOMIC_RELAXED);
+	}
 }
 
 static void xsk_stats(const struct io_queue *q, struct io_stats *out)
 {
-	out->rx_calls = IO_STAT_GET(q->st.rx_calls);
-	out->tx_calls = IO_STAT_GET(q->st.tx_calls);
-	out->rx_errors = IO_STAT_GET(q->st.rx_errors);
-	out->tx_errors = IO_STAT_GET(q->st.tx_errors);
+	io_stats_read(&q->st, out);
+}
+
+/*
+ * Management thread: the steering program must still be attached where we put it (someone
+ * may detach it: ip link set dev IF xdp off), and the interface up. One netlink query and
+ * one ioctl; process-wide, so every AF_XDP queue reports the same.
+ */
+static int xsk_check(const struct io_queue *q, char *why, size_t cap)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, o);
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	struct ifreq ifr;
+	int fd, rc;
+
+	(void)q;
+	if (xg.skel == NULL || !xg.attached)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(xg.skel->progs.pharos_steer), &info, &len) < 0)
+		return 0;	/* cannot tell: not a verdict */
+	rc = bpf_xdp_query(xg.ifindex, 0, &o);
+	if (rc == -ENODEV) {
+		snprintf(why, cap, "%s: the interface is gone", xg.iface);
+		return 1;
+	}
+	if (rc == 0 && o.prog_id != info.id) {
+		if (o.prog_id == 0)
+			snprintf(why, cap, "%s: XDP program %s (id %u) was detached", xg.iface,
+				 PHAROS_XDP_PROG_NAME, info.id);
+		else
+			snprintf(why, cap, "%s: XDP program %s (id %u) was replaced by id %u",
+				 xg.iface, PHAROS_XDP_PROG_NAME, info.id, o.prog_id);
+		return 1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", xg.iface);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	rc = fd < 0 ? -1 : ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		snprintf(why, cap, "%s: the interface is down", xg.iface);
+		return 1;
+	}
+	return 0;
 }
 
 const struct io_ops io_afxdp_ops = {
@@ -774,5 +818,6 @@ const struct io_ops io_afxdp_ops = {
 	.release = xsk_release,
 	.wait = xsk_wait,
 	.stats = xsk_stats,
+	.check = xsk_check,
 	.fini = xsk_fini,
 };

@@ -18,13 +18,6 @@
 #include "pharos/err.h"
 #include "io.h"
 
-#ifndef likely
-#define likely(x) __builtin_expect(!!(x), 1)
-#endif
-#ifndef unlikely
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#endif
-
 #define DPDK_ARGS_MAX	64	/* words in --eal */
 #define DPDK_NIC_DESC	1024	/* RX and TX ring entries per NIC queue */
 /*
@@ -531,6 +524,8 @@ static unsigned dpdk_rx_burst(struct io_queue *q, struct io_pkt *pkts, unsigned 
 		dpdk_from_kernel(q);
 	n = rte_eth_rx_burst(dp.nic, q->qid, q->rx, (uint16_t)max);
 	IO_STAT_ADD(q->st.rx_calls, 1);
+	if (n)
+		IO_STAT_ADD(q->st.rx_ok, 1);
 	for (unsigned i = 0; i < n; i++) {
 		if (dpdk_classify(q, q->rx[i], k, &pkts[k]))
 			k++;
@@ -620,10 +615,25 @@ static void dpdk_release(struct io_queue *q, struct io_pkt *pkts, unsigned n)
 
 static void dpdk_stats(const struct io_queue *q, struct io_stats *out)
 {
-	out->rx_calls = IO_STAT_GET(q->st.rx_calls);
-	out->tx_calls = IO_STAT_GET(q->st.tx_calls);
-	out->rx_errors = IO_STAT_GET(q->st.rx_errors);
-	out->tx_errors = IO_STAT_GET(q->st.tx_errors);
+	io_stats_read(&q->st, out);
+}
+
+/* Management thread: the NIC port's link must be up (rte_eth_link_get_nowait: no wait). */
+static int dpdk_check(const struct io_queue *q, char *why, size_t cap)
+{
+	struct rte_eth_link link;
+
+	(void)q;
+	if (!dp.nic_up)
+		return 0;
+	memset(&link, 0, sizeof(link));
+	if (rte_eth_link_get_nowait(dp.nic, &link) != 0)
+		return 0;	/* the driver cannot tell: not a verdict */
+	if (link.link_status == RTE_ETH_LINK_DOWN) {
+		snprintf(why, cap, "DPDK port %u: link down", dp.nic);
+		return 1;
+	}
+	return 0;
 }
 
 const struct io_ops io_dpdk_ops = {
@@ -636,5 +646,6 @@ const struct io_ops io_dpdk_ops = {
 	.release = dpdk_release,
 	.wait = NULL,		/* busy-polling: the worker never sleeps */
 	.stats = dpdk_stats,
+	.check = dpdk_check,
 	.fini = dpdk_fini,
 };

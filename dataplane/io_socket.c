@@ -148,10 +148,13 @@ static unsigned sock_rx_one(struct io_queue *q, unsigned s, struct io_pkt *pkts,
 
 	IO_STAT_ADD(q->st.rx_calls, 1);
 	if (r <= 0) {
-		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			IO_STAT_ADD(q->st.rx_errors, 1);
+			__atomic_store_n(&q->st.rx_errno, errno, __ATOMIC_RELAXED);
+		}
 		return 0;
 	}
+	IO_STAT_ADD(q->st.rx_ok, 1);
 	for (unsigned i = first; i < first + (unsigned)r; i++) {
 		const struct msghdr *h = &q->rx[i].msg_hdr;
 		int bad = h->msg_flags & (MSG_TRUNC | MSG_CTRUNC);
@@ -347,10 +350,7 @@ static void sock_wait(struct io_queue *q, int timeout_ms)
 
 static void sock_stats(const struct io_queue *q, struct io_stats *out)
 {
-	out->rx_calls = IO_STAT_GET(q->st.rx_calls);
-	out->tx_calls = IO_STAT_GET(q->st.tx_calls);
-	out->rx_errors = IO_STAT_GET(q->st.rx_errors);
-	out->tx_errors = IO_STAT_GET(q->st.tx_errors);
+	io_stats_read(&q->st, out);
 }
 
 const struct io_ops io_socket_ops = {

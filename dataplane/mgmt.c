@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,18 @@
 #define MGMT_SEND_TMO_S	5	/* a peer that does not read for this long is dropped */
 
 struct snapshot *mgmt_snap;
+
+/*
+ * What the management thread knows of one worker's I/O (doc/dataplane.md "Fatal I/O
+ * errors"): the worker only counts (io_stats: rx_errors, rx_ok), this thread judges.
+ */
+struct mgmt_watch {
+	uint64_t errors, ok;		/* counters at the last look */
+	uint64_t bad_since;		/* ms: receive errors and no packet since then, 0 = fine */
+	int fatal;
+	int32_t err;			/* errno behind a fatal error streak, 0 for a check */
+	char why[IPC_WORKER_ERR_MAX];
+};
 
 /* Any request, plus room to see that a datagram is longer than every request. */
 union mgmt_msg {
@@ -93,7 +106,8 @@ void mgmt_publish(struct snapshot *next)
 	snap_release(old);
 }
 
-int mgmt_serve(struct img *img, const char *path)
+/* mgmt_serve, with extra SNAP_ZONE_* flags set on the zone in the same snapshot. */
+static int mgmt_serve_flags(struct img *img, const char *path, uint32_t set)
 {
 	const struct snap_zone *old;
 	struct snap_zone *z;
@@ -110,6 +124,7 @@ int mgmt_serve(struct img *img, const char *path)
 	old = snap_find(mgmt_snap, z->origin, z->origin_len);
 	if (old != NULL && old->origin_len == z->origin_len)
 		z->flags = old->flags;	/* expired belongs to the zone, not to an image */
+	z->flags |= set;
 	rc = snap_with(mgmt_snap, z, &next);
 	if (rc < 0) {
 		snap_zone_free(z);
@@ -117,6 +132,11 @@ int mgmt_serve(struct img *img, const char *path)
 	}
 	mgmt_publish(next);
 	return 0;
+}
+
+int mgmt_serve(struct img *img, const char *path)
+{
+	return mgmt_serve_flags(img, path, 0);
 }
 
 /* The zone whose origin is exactly this name, or NULL. */
@@ -127,7 +147,9 @@ static const struct snap_zone *mgmt_zone(const uint8_t *origin, size_t len)
 	return z && z->origin_len == len ? z : NULL;
 }
 
-int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errlen)
+/* mgmt_serve_delta, with extra SNAP_ZONE_* flags set in the same snapshot. */
+static int mgmt_serve_delta_flags(struct img *delta, const char *path, uint32_t set, char *err,
+				  size_t errlen)
 {
 	const struct snap_zone *cur = mgmt_zone(delta->origin, delta->origin_len);
 	struct snap_zone *z;
@@ -148,6 +170,7 @@ int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errl
 		snprintf(err, errlen, "%s", pharos_strerror(PHAROS_ENOMEM));
 		return PHAROS_ENOMEM;	/* snap_zone_delta closed delta */
 	}
+	z->flags |= set;
 	rc = snap_with(mgmt_snap, z, &next);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", pharos_strerror(rc));
@@ -158,22 +181,28 @@ int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errl
 	return 0;
 }
 
+int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errlen)
+{
+	return mgmt_serve_delta_flags(delta, path, 0, err, errlen);
+}
+
 /* LOAD of a delta image: over the zone's current base, replacing any previous delta. */
-static int mgmt_load_delta(struct img *delta, const char *path, const char *name, char *text,
-			   size_t cap)
+static int mgmt_load_delta(struct img *delta, const char *path, uint32_t set, const char *name,
+			   char *text, size_t cap)
 {
 	const struct snap_zone *old = mgmt_zone(delta->origin, delta->origin_len);
 	uint32_t old_serial = old ? mgmt_zone_serial(old) : 0, serial = delta->hdr->serial;
 	uint32_t names = delta->name_count, base = delta->hdr->base_serial;
 	char err[IPC_MSG_MAX] = "";
-	int rc = mgmt_serve_delta(delta, path, err, sizeof(err));
+	int rc = mgmt_serve_delta_flags(delta, path, set, err, sizeof(err));
 
 	if (rc < 0) {
 		mgmt_textf(text, cap, "%s: %s: %s", name, path, err);
 		return rc;
 	}
 	mgmt_textf(text, cap, "loaded %s serial %u (delta of %u names over base serial %u), "
-		   "replaced serial %u", name, serial, names, base, old_serial);
+		   "replaced serial %u%s", name, serial, names, base, old_serial,
+		   set ? ", expired" : "");
 	return 0;
 }
 
@@ -216,12 +245,19 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 	char err[IPC_MSG_MAX] = "", name[DNAME_TXT_MAX];
 	const struct snap_zone *old;
 	struct img *img;
+	uint32_t set;
 	size_t olen;
 	int rc;
 
 	if ((rc = mgmt_origin(req->origin, origin, &olen, text, cap)) < 0)
 		return rc;
 	dname_to_text(origin, name, sizeof(name));
+	if ((req->flags & ~IPC_LOAD_EXPIRED) != 0 || req->reserved != 0) {
+		mgmt_textf(text, cap, "%s: unknown load flags 0x%x (reserved %u)", name,
+			   req->flags, req->reserved);
+		return PHAROS_EINVAL;
+	}
+	set = (req->flags & IPC_LOAD_EXPIRED) ? SNAP_ZONE_EXPIRED : 0;
 	rc = img_open_file(req->path, &img, err, sizeof(err));
 	if (rc < 0) {
 		if (err[0] == '\0')
@@ -241,12 +277,12 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 		return PHAROS_EZONE;
 	}
 	if (img_is_delta(img))
-		return mgmt_load_delta(img, req->path, name, text, cap);
+		return mgmt_load_delta(img, req->path, set, name, text, cap);
 	old = mgmt_zone(origin, olen);
 	uint32_t old_serial = old ? mgmt_zone_serial(old) : 0, serial = img->hdr->serial;
 	uint32_t names = img->name_count;
 	int replaced = old != NULL;
-	rc = mgmt_serve(img, req->path);
+	rc = mgmt_serve_flags(img, req->path, set);
 	if (rc < 0) {
 		mgmt_textf(text, cap, "%s: %s", name, pharos_strerror(rc));
 		return rc;
@@ -256,6 +292,11 @@ static int mgmt_load(const struct ipc_load *req, char *text, size_t cap)
 		size_t n = strlen(text);
 
 		mgmt_textf(text + n, cap - n, ", replaced serial %u", old_serial);
+	}
+	if (set) {
+		size_t n = strlen(text);
+
+		mgmt_textf(text + n, cap - n, ", expired");
 	}
 	return 0;
 }
@@ -347,6 +388,51 @@ static int mgmt_send_zone(struct mgmt *m, unsigned ci, const struct snap_zone *z
 	return mgmt_send(m, ci, &zi, IPC_ZONE_INFO, sizeof(zi), seq);
 }
 
+/* One worker's verdict: an error streak longer than IO_FATAL_MS, or the backend's check. */
+static void mgmt_watch_one(const struct worker *w, struct mgmt_watch *v, uint64_t now)
+{
+	char why[IPC_WORKER_ERR_MAX] = "";
+	struct io_stats s;
+	int fatal = 0, was = v->fatal;
+	int32_t err = 0;
+
+	memset(&s, 0, sizeof(s));
+	if (w->ops->stats != NULL && w->q != NULL)
+		w->ops->stats(w->q, &s);
+	if (s.rx_ok != v->ok)
+		v->bad_since = 0;		/* it received: alive */
+	else if (s.rx_errors != v->errors && v->bad_since == 0)
+		v->bad_since = now;		/* failing, nothing received since */
+	v->ok = s.rx_ok;
+	v->errors = s.rx_errors;
+	if (v->bad_since != 0 && now - v->bad_since >= IO_FATAL_MS) {
+		fatal = 1;
+		err = s.rx_errno;
+		snprintf(why, sizeof(why), "%s: every receive call failing for %llu ms: %s",
+			 w->ops->name, (unsigned long long)(now - v->bad_since),
+			 err ? strerror(err) : "error");
+	}
+	if (!fatal && w->ops->check != NULL && w->q != NULL &&
+	    w->ops->check(w->q, why, sizeof(why)) > 0)
+		fatal = 1;
+	v->fatal = fatal;
+	v->err = err;
+	if (fatal && (!was || strncmp(v->why, why, 24) != 0))
+		log_msg("worker %u: fatal I/O error: %s", w->id, why);
+	else if (!fatal && was)
+		log_msg("worker %u: I/O works again", w->id);
+	snprintf(v->why, sizeof(v->why), "%s", fatal ? why : "");
+}
+
+/* Look at every worker's I/O: every loop pass (<= 100 ms) and before each status. */
+static void mgmt_watch(struct mgmt *m)
+{
+	uint64_t now = relay_now_ms();
+
+	for (unsigned i = 0; m->watch != NULL && i < m->nworkers; i++)
+		mgmt_watch_one(&m->workers[i], &m->watch[i], now);
+}
+
 static int mgmt_send_worker(struct mgmt *m, unsigned ci, unsigned idx, int cpu,
 			    const struct worker_stats *st, uint32_t seq)
 {
@@ -372,6 +458,11 @@ static int mgmt_send_worker(struct mgmt *m, unsigned ci, unsigned idx, int cpu,
 	wi.notify_answered = m->relay.answered ? m->relay.answered[idx] : 0;
 	wi.notify_dropped = s.notify_lost + (m->relay.dropped ? m->relay.dropped[idx] : 0);
 	wi.expired = s.expired;
+	if (m->watch != NULL && idx < m->nworkers && m->watch[idx].fatal) {
+		wi.flags |= IPC_WORKER_IO_FATAL;
+		wi.io_errno = m->watch[idx].err;
+		snprintf(wi.io_error, sizeof(wi.io_error), "%s", m->watch[idx].why);
+	}
 	return mgmt_send(m, ci, &wi, IPC_WORKER_INFO, sizeof(wi), seq);
 }
 
@@ -380,6 +471,7 @@ static int mgmt_status(struct mgmt *m, unsigned ci, uint32_t seq, char *text, si
 	const struct snapshot *s = mgmt_snap;	/* we are its only writer */
 	uint32_t zones = s ? s->count : 0;
 
+	mgmt_watch(m);
 	for (uint32_t i = 0; i < zones; i++)
 		if (mgmt_send_zone(m, ci, s->zones[i], seq) < 0)
 			return PHAROS_EIO;
@@ -557,6 +649,10 @@ static void *mgmt_main(void *arg)
 
 		relay_pump(&m->relay, now, mgmt_send_notify, m);	/* cheap when empty */
 		relay_tick(&m->relay, now);
+		if (now - m->watched_ms >= MGMT_POLL_MS) {
+			mgmt_watch(m);
+			m->watched_ms = now;
+		}
 		if (ready <= 0)
 			continue;	/* negative fds are skipped by poll() */
 		for (unsigned ci = 0; ci < MGMT_CLIENTS_MAX; ci++)
@@ -644,6 +740,9 @@ int mgmt_start(struct mgmt *m)
 
 	if (rc < 0)
 		return rc;
+	m->watch = calloc(m->nworkers ? m->nworkers : 1, sizeof(*m->watch));
+	if (m->watch == NULL)
+		return PHAROS_ENOMEM;
 	rc = pthread_create(&m->thread, NULL, mgmt_main, m);
 	if (rc != 0) {
 		errno = rc;
@@ -673,6 +772,8 @@ void mgmt_close(struct mgmt *m)
 	}
 	m->lfd = -1;
 	relay_close(&m->relay);
+	free(m->watch);
+	m->watch = NULL;
 	snap_release(mgmt_snap);	/* no reader is left: no grace period needed */
 	mgmt_snap = NULL;
 }

@@ -28,6 +28,8 @@ struct mgmt {
 	const struct worker_stats *tcp;		/* TCP thread counters, may be NULL */
 	struct relay_ring *tcp_up, *tcp_down;	/* TCP thread's NOTIFY relay rings, may be NULL */
 	struct relay relay;			/* NOTIFY relay state (dataplane/relay.h) */
+	struct mgmt_watch *watch;		/* per worker: is its I/O dead? (mgmt.c) */
+	uint64_t watched_ms;			/* last look at them (relay_now_ms) */
 	/* the backend's own counters for IPC_STATUS (0 = filled); NULL = it has none */
 	int (*backend_info)(struct ipc_backend_info *out);
 	int running;

@@ -9,13 +9,6 @@
 #include "mgmt.h"
 #include "worker.h"
 
-#ifndef likely
-#define likely(x) __builtin_expect(!!(x), 1)
-#endif
-#ifndef unlikely
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#endif
-
 volatile sig_atomic_t worker_quit;
 
 void worker_stats_read(const struct worker_stats *st, struct worker_stats *out)

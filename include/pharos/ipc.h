@@ -16,7 +16,7 @@
  * subscriber only).
  * Bulk data (zone images) never travels here: IPC_LOAD names a file.
  */
-#define IPC_VERSION	2u
+#define IPC_VERSION	3u
 #define IPC_NAME_MAX	256	/* zone origin in text form, NUL-terminated */
 #define IPC_PATH_MAX	1024	/* image path, NUL-terminated */
 #define IPC_MSG_MAX	512	/* reply text, NUL-terminated */
@@ -47,6 +47,13 @@ enum ipc_transport {
 #define IPC_ZONE_DELTA		0x2u	/* served as base + delta: serial is the delta's, path the
 					   base's, names/rrsets/image_size the base's */
 
+/* struct ipc_load.flags */
+#define IPC_LOAD_EXPIRED	0x1u	/* publish the zone expired (SERVFAIL) in the same snapshot */
+
+/* struct ipc_worker_info.flags */
+#define IPC_WORKER_IO_FATAL	0x1u	/* its queue cannot carry traffic any more: io_error says why */
+#define IPC_WORKER_ERR_MAX	128	/* io_error, NUL-terminated */
+
 struct ipc_hdr {
 	uint32_t kind;		/* enum ipc_kind */
 	uint32_t len;		/* total message length, header included */
@@ -58,6 +65,8 @@ struct ipc_load {
 	struct ipc_hdr h;
 	char origin[IPC_NAME_MAX];
 	char path[IPC_PATH_MAX];
+	uint32_t flags;		/* IPC_LOAD_* */
+	uint32_t reserved;	/* 0 */
 };
 
 struct ipc_unload {
@@ -100,6 +109,9 @@ struct ipc_worker_info {
 	uint64_t notify_answered;	/* relay responses sent back through this thread */
 	uint64_t notify_dropped;	/* relayed NOTIFYs that got no response (full, big, late) */
 	uint64_t expired;		/* SERVFAIL answers because the zone is expired */
+	uint32_t flags;			/* IPC_WORKER_* */
+	int32_t io_errno;		/* errno of the failing calls when it is one, else 0 */
+	char io_error[IPC_WORKER_ERR_MAX];	/* with IPC_WORKER_IO_FATAL: why, else "" */
 };
 
 /* No body: this connection receives every relayed NOTIFY from now on (latest one wins). */

@@ -13,6 +13,9 @@
 #      reason names the zone and REFUSED, no route left in the bird include file, birdc
 #      disable ran; image loaded again: up after rise
 #   5. the dataplane killed: down at once, reason "lost the dataplane"
+#   5b. the dataplane frozen (SIGSTOP): down (hard, no answer within health-stuck);
+#      meanwhile status, health and stats answer at once ("dataplane: not responding")
+#      across pharos-control's reconnects; SIGCONT: up again
 #   6. drain file: draining, undrain refused (exit 1) while it exists; removed: up;
 #      pharosctl drain / undrain (exit 0)
 #   7. a bad anycast key at reload: refused naming the line, state unchanged
@@ -153,6 +156,31 @@ ctl health | grep -q '^reason: hard: lost the dataplane' || fail "reason: $(ctl 
 start_dp
 wait_state up $wait_s || fail "not up after the dataplane restarted"
 log "5. dataplane killed: down (hard), back up after restart"
+
+# 5b. dataplane frozen: down (hard); operator commands answer at once meanwhile ("not
+# responding"), across pharos-control's reconnects; thawed: back up
+kill -STOP "$DP"
+wait_state down 5 || fail "not down with the dataplane frozen"
+ctl health | grep -q '^reason: hard: dataplane did not answer a status request within 2000 ms$' ||
+	fail "reason: $(ctl health | grep reason)"
+for k in 1 2 3 4; do
+	t0=$(date +%s%N)
+	out=$(timeout 5 "$PHAROSCTL" -s "$T/ctl.sock" -t 10 status) || fail "status while frozen: exit $?"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	grep -qx "dataplane: not responding, $T/dp.sock" <<<"$out" || fail "status while frozen: $out"
+	timeout 5 "$PHAROSCTL" -s "$T/ctl.sock" -t 10 health | grep -q '^state: down$' ||
+		fail "health while frozen"
+	rc=0
+	out=$(timeout 5 "$PHAROSCTL" -s "$T/ctl.sock" -t 10 stats) || rc=$?
+	[ "$rc" = 1 ] && [ "$out" = "dataplane not responding" ] || fail "stats while frozen: exit $rc, $out"
+	sleep 0.6
+done
+grep -q 'accepted the connection but answers nothing (not responding); retrying' "$T/ctl.log" ||
+	fail "no log line for the frozen dataplane's reconnect"
+kill -CONT "$DP"
+wait_state up $wait_s || fail "not up after the dataplane was thawed"
+ctl status | grep -qx "dataplane: connected, $T/dp.sock" || fail "status after the thaw: $(ctl status)"
+log "5b. dataplane frozen: down (hard), status/health/stats answered (last in $ms ms), up after thaw"
 
 # 6. drain file, drain/undrain
 touch "$T/drain"

@@ -30,7 +30,7 @@ static void peer_on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ipc_peer SOCKET load ORIGIN PATH\n"
+		"usage: ipc_peer SOCKET load ORIGIN PATH [expired]\n"
 		"       ipc_peer SOCKET unload ORIGIN\n"
 		"       ipc_peer SOCKET expire ORIGIN 0|1\n"
 		"       ipc_peer SOCKET status\n"
@@ -191,6 +191,8 @@ static int peer_request(struct dpconn *c, int argc, char **argv)
 
 	if (strcmp(argv[0], "load") == 0 && argc == 3)
 		rc = dpconn_load(c, argv[1], argv[2], msg, sizeof(msg));
+	else if (strcmp(argv[0], "load") == 0 && argc == 4 && strcmp(argv[3], "expired") == 0)
+		rc = dpconn_load_flags(c, argv[1], argv[2], IPC_LOAD_EXPIRED, msg, sizeof(msg));
 	else if (strcmp(argv[0], "unload") == 0 && argc == 2)
 		rc = dpconn_unload(c, argv[1], msg, sizeof(msg));
 	else if (strcmp(argv[0], "expire") == 0 && argc == 3)

@@ -162,6 +162,21 @@ out=$(peer expire one.test. 0) || fail "un-expire refused: $out"
 client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode NOERROR
 peer status | grep -qx "zone one.test. serial 7 flags 0" || fail "status: $(peer status)"
 log "expired zone: SERVFAIL + EDE 24, flag in status, kept across a load, un-expired"
+# a LOAD with IPC_LOAD_EXPIRED publishes the zone expired at once: a zone new to the
+# dataplane (unloaded first), and one it serves (not expired)
+out=$(peer unload one.test.) || fail "unload refused: $out"
+out=$(peer load one.test. "$T/state/one.test.7.img" expired) || fail "load expired refused: $out"
+[ "$out" = "ok: loaded one.test. serial 7 (2 names), expired" ] || fail "load expired said: $out"
+client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode SERVFAIL --ede 24
+peer status | grep -qx "zone one.test. serial 7 flags 1 expired" || fail "status: $(peer status)"
+out=$(peer expire one.test. 0) || fail "un-expire refused: $out"
+out=$(peer load one.test. "$T/state/one.test.7.img" expired) || fail "load expired refused: $out"
+[ "$out" = "ok: loaded one.test. serial 7 (2 names), replaced serial 7, expired" ] ||
+	fail "load expired said: $out"
+client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode SERVFAIL --ede 24
+out=$(peer expire one.test. 0) || fail "un-expire refused: $out"
+client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode NOERROR
+log "load expired: SERVFAIL from the load on, without an IPC_EXPIRE"
 
 # --- 6. the marker: a restarted dataplane starts expired --------------------------------------
 stop_clean pharos-dataplane "$dp_pid"

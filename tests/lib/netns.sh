@@ -13,8 +13,9 @@
 #   need CMD...           skip the test (exit 77) when a command is truly absent
 #   fail MSG / skip MSG / log MSG
 #
-# Every process started with bg_start is stopped by PID when the script exits, whatever
-# the reason; nothing is ever stopped by name.
+# Every process started with bg_start, and every process it started in turn (its tree, by
+# PID), is stopped when the script exits, whatever the reason; nothing is ever stopped by
+# name.
 
 PHAROS_SKIP=77
 PATH=$PATH:/usr/sbin:/sbin	# knotd, nsd, ip live there; a non-login root shell may lack them
@@ -158,22 +159,43 @@ bg_dump_logs() {
 	done
 }
 
+# PID and every descendant of it, parents first (read from /proc through ps).
+_bg_tree() {
+	local p
+	echo "$1"
+	for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		_bg_tree "$p"
+	done
+}
+
+# Stop every started process and everything it started (pharos-serve's dataplane and
+# control, a shell's children), by PID: the tree is read before anything is signalled (an
+# orphan loses its parent link), SIGTERM (and SIGCONT, for a process the test stopped), up
+# to 2 s, then SIGKILL for what is left. A parent killed before it could stop its children
+# leaves none behind.
 _cleanup() {
-	local rc=$? pid
+	local rc=$? pid="" tree=() i
 	trap - EXIT INT TERM
 	set +e	# signalling a process that already exited is fine here
 	for pid in "${_BG_PIDS[@]}"; do
-		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
-		:
+		[ -n "$pid" ] && bg_alive "$pid" && tree+=($(_bg_tree "$pid"))
+	done
+	for pid in "${tree[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		kill -CONT "$pid" 2>/dev/null
+	done
+	for ((i = 0; i < 20 && ${#tree[@]} > 0; i++)); do
+		for pid in "${tree[@]}"; do
+			_bg_running "$pid" && break
+		done
+		_bg_running "$pid" || break
+		sleep 0.1
+	done
+	for pid in "${tree[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
 	done
 	for pid in "${_BG_PIDS[@]}"; do
-		[ -n "$pid" ] || continue
-		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-			bg_alive "$pid" || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		[ -n "$pid" ] && wait "$pid" 2>/dev/null
 	done
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne "$PHAROS_SKIP" ]; then
 		bg_dump_logs >&2

@@ -111,6 +111,15 @@ for k in next_refresh expires last_transfer primary_serial; do
 		fail "p.test. $k changed over the restart: $(field "$k" "$before") -> $(field "$k" "$after")"
 done
 log "restart with the primaries down: p.test. 7 at once, timers continue, e.test. still expired"
+# the dataplane restarted empty (no --state-dir, so no marker): pharos-control's load of
+# e.test. carries "expired" (IPC_LOAD_EXPIRED), so not one answer comes from the stale zone
+stop_clean pharos-dataplane "$dp_pid"
+sec_start_dataplane "$port"
+until_serial "$port" p.test. 7 "dataplane restarted empty, e.test. expired"
+grep -Eq '^pharos-dataplane: loaded e\.test\. serial 1 \([0-9]+ names\), expired$' "$dp_log" ||
+	fail "e.test. not loaded expired: $(grep 'e\.test' "$dp_log")"
+[ "$(rcode "$port" e.test. SOA)" = SERVFAIL ] || fail "empty dataplane: e.test. answers"
+log "dataplane restarted empty: e.test. loaded expired, SERVFAIL"
 
 # --- 5. the primary comes back ---------------------------------------------------------------------
 start_primary e.test. "$eport" "$T/e.zone" "$T/e.ctl"
