@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -344,6 +345,34 @@ static void sec_img_timers(const uint8_t *buf, size_t len, struct sec_job *j)
 	j->expire = ntohl(v[2]);
 }
 
+/* A temp file "<path>.tmp.XXXXXX" next to path, mode 0644, open read-write; its name in tmp. */
+static int sec_tmp_open(const char *path, char *tmp, size_t cap, int *fd)
+{
+	if (strlen(path) + sizeof(".tmp.XXXXXX") > cap)
+		return PHAROS_ESPACE;
+	snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
+	*fd = mkostemp(tmp, O_CLOEXEC);
+	if (*fd < 0)
+		return PHAROS_EIO;
+	if (fchmod(*fd, 0644) == 0)	/* a dataplane running as another user reads it */
+		return 0;
+	close(*fd);
+	*fd = -1;
+	unlink(tmp);
+	return PHAROS_EIO;
+}
+
+/* The temp file written (rc 0): give it its name; else (or if that fails) remove it. */
+static int sec_tmp_commit(const char *tmp, const char *path, int rc, int *fd)
+{
+	if (rc == 0 && rename(tmp, path) == 0)
+		return 0;
+	close(*fd);
+	*fd = -1;
+	unlink(tmp);
+	return rc < 0 ? rc : PHAROS_EIO;
+}
+
 /*
  * Write an image to serve before it is durable: temp file in the same directory, rename;
  * *fd stays open for sec_sync_image(), which the thread runs while the loop has the
@@ -354,33 +383,24 @@ static void sec_img_timers(const uint8_t *buf, size_t len, struct sec_job *j)
  */
 static int sec_write_image(const char *path, const uint8_t *buf, size_t len, int *fd)
 {
-	size_t n = strlen(path), done = 0;
 	char tmp[IPC_PATH_MAX + 16];
+	size_t done = 0;
+	int rc = sec_tmp_open(path, tmp, sizeof(tmp), fd);
 
-	if (n + sizeof(".tmp.XXXXXX") > sizeof(tmp))
-		return PHAROS_ESPACE;
-	snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-	*fd = mkostemp(tmp, O_CLOEXEC);
-	if (*fd < 0)
-		return PHAROS_EIO;
-	if (fchmod(*fd, 0644) < 0)	/* a dataplane running as another user reads it */
-		goto fail;
+	if (rc < 0)
+		return rc;
 	while (done < len) {
 		ssize_t w = write(*fd, buf + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			goto fail;
+		if (w <= 0) {
+			rc = PHAROS_EIO;
+			break;
+		}
 		done += (size_t)w;
 	}
-	if (rename(tmp, path) == 0)
-		return 0;
-fail:
-	close(*fd);
-	*fd = -1;
-	unlink(tmp);
-	return PHAROS_EIO;
+	return sec_tmp_commit(tmp, path, rc, fd);
 }
 
 /* The second half of sec_write_image(): the file, then its directory, to disk. */
@@ -401,25 +421,33 @@ static int sec_sync_image(const char *path, int fd)
 	return rc;
 }
 
-/* A whole zone (AXFR) -> full image file. */
+/*
+ * A whole zone (AXFR) -> full image file, built in place in the file (zonec_build_fd: no
+ * buffer, no copy: the dataplane maps the same page cache pages).
+ */
 static int sec_job_axfr(struct sec_job *j, struct xfr_result *res, char *err, size_t len)
 {
-	uint8_t *buf = NULL;
+	char tmp[IPC_PATH_MAX + 16];
 	size_t n = 0;
 	uint32_t serial = zonec_serial(res->zone);
 	int64_t t0 = sec_now_ms();
-	int rc = zonec_build(res->zone, &buf, &n);
+	int rc = imgstore_path(j->state_dir, j->origin, serial, j->img, sizeof(j->img));
 
-	j->ms_build = sec_now_ms() - t0;
 	if (rc == 0)
-		rc = imgstore_path(j->state_dir, j->origin, serial, j->img, sizeof(j->img));
+		rc = sec_tmp_open(j->img, tmp, sizeof(tmp), &j->img_fd);
 	if (rc == 0) {
-		sec_img_timers(buf, n, j);
+		rc = zonec_build_fd(res->zone, j->img_fd, &n);
+		j->ms_build = sec_now_ms() - t0;
 		t0 = sec_now_ms();
-		rc = sec_write_image(j->img, buf, n, &j->img_fd);
+		void *map = rc == 0 ? mmap(NULL, n, PROT_READ, MAP_SHARED, j->img_fd, 0) :
+				      MAP_FAILED;
+		if (map != MAP_FAILED) {
+			sec_img_timers(map, n, j);
+			munmap(map, n);
+		}
+		rc = sec_tmp_commit(tmp, j->img, rc, &j->img_fd);
 		j->ms_write = sec_now_ms() - t0;
 	}
-	free(buf);
 	if (rc < 0)
 		snprintf(err, len, "image of serial %u: %s", serial, pharos_strerror(rc));
 	j->new_serial = serial;
@@ -1312,6 +1340,13 @@ int sec_init(struct ctl *c)
 	c->sec = calloc(1, sizeof(*c->sec));
 	if (c->sec == NULL)
 		return PHAROS_ENOMEM;
+	/*
+	 * A transfer's big arrays (names, records, rdata: tens of MB for 1 M records) always
+	 * get their own mappings, returned whole when freed. glibc's default raises the
+	 * threshold to the size of each mapping freed, so the next transfer's arrays land in
+	 * a thread arena that keeps ~1x the zone text resident after the transfer, trim or not.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
 		free(c->sec);
 		c->sec = NULL;

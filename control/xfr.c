@@ -777,6 +777,9 @@ static int xc_sink(void *ctx, const ldns_rr *rr)
 	return zonec_add_rr(zs->z, rr);
 }
 
+/* Records of a message are announced to the zone compiler this many ahead (zonec_prefetch). */
+#define XC_PREFETCH	8
+
 /* One transfer connection's state. */
 struct xc_run {
 	int fd;
@@ -799,8 +802,12 @@ static int xc_records(struct xfr_ctx *x, struct xc_run *t, size_t len)
 		return xc_fail(x, PHAROS_EMALF, "garbage: unparsable message %llu (%s)",
 			       (unsigned long long)t->ts.messages + 1, ldns_get_errorstr_by_id(s));
 	ldns_rr_list *an = ldns_pkt_answer(pkt);
-	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && rc >= 0; i++)
+	size_t n = ldns_rr_list_rr_count(an);
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		if (t->zs.z && i + XC_PREFETCH < n)	/* hide the name map's cache miss */
+			zonec_prefetch(t->zs.z, ldns_rr_list_rr(an, i + XC_PREFETCH));
 		rc = xfr_stream_rr(&t->st, ldns_rr_list_rr(an, i));
+	}
 	ldns_pkt_free(pkt);
 	if (rc >= 0)
 		return 0;

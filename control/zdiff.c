@@ -7,7 +7,6 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <ldns/ldns.h>
-#include <zlib.h>
 #include "pharos/err.h"
 #include "pharos/image.h"
 #include "dname.h"
@@ -1192,7 +1191,7 @@ static void zd_put_header(const struct zd *zd, const struct zd_plan *p, uint8_t 
 	if (len[IMG_SEC_NSEC3PARAM])
 		memcpy(buf + off[IMG_SEC_NSEC3PARAM], zd->base->nsec3param,
 		       sizeof(struct img_nsec3param));
-	uint32_t crc = (uint32_t)crc32_z(0, buf + IMG_CSUM_START, size - IMG_CSUM_START);
+	uint32_t crc = img_checksum(buf, size);
 	memcpy(buf + offsetof(struct img_header, checksum), &crc, sizeof(crc));
 }
 

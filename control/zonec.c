@@ -7,13 +7,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <ldns/ldns.h>
-#include <zlib.h>
 #include "pharos/err.h"
 #include "pharos/image.h"
 #include "dname.h"
 #include "dns.h"
+#include "img.h"
 #include "nsec3.h"
 #include "zonec.h"
 
@@ -72,6 +73,12 @@ struct zc_set {
 	uint16_t type;
 };
 
+/* A slot of the name map: the hash is kept beside the id, so probes rarely touch names. */
+struct zc_slot {
+	uint32_t hash;
+	uint32_t id;
+};
+
 /* A growable byte or element array. */
 struct zc_vec {
 	void *p;
@@ -93,7 +100,7 @@ struct zonec_zone {
 	struct zc_vec rrs;	/* struct zc_rr */
 	struct zc_vec rdata;	/* uint8_t */
 	struct zc_vec sets;	/* struct zc_set, in image order */
-	uint32_t *map;		/* name ids by hash, open addressing, ZC_NONE = empty */
+	struct zc_slot *map;	/* name ids by hash, open addressing, id ZC_NONE = empty */
 	uint32_t map_mask;
 	uint32_t *order;	/* name ids in canonical order */
 	struct zc_vec n3rrs;	/* struct zc_n3rr: NSEC3 records and their RRSIGs */
@@ -330,38 +337,44 @@ static int rd_next(struct zc_reader *r)
 static uint32_t map_find(const struct zonec_zone *z, const uint8_t *w, size_t len, uint32_t h)
 {
 	for (uint32_t i = h & z->map_mask;; i = (i + 1) & z->map_mask) {
-		uint32_t id = z->map[i];
+		uint32_t id = z->map[i].id;
 		if (id == ZC_NONE)
 			return ZC_NONE;
+		if (z->map[i].hash != h)
+			continue;
 		const struct zc_name *n = &NAMES(z)[id];
-		if (n->hash == h && n->len == len && memcmp(WIRE(z, n), w, len) == 0)
+		if (n->len == len && memcmp(WIRE(z, n), w, len) == 0)
 			return id;
 	}
 }
 
-static void map_put(struct zonec_zone *z, uint32_t id)
+static void map_put(struct zonec_zone *z, uint32_t hash, uint32_t id)
 {
-	uint32_t i = NAMES(z)[id].hash & z->map_mask;
+	uint32_t i = hash & z->map_mask;
 
-	while (z->map[i] != ZC_NONE)
+	while (z->map[i].id != ZC_NONE)
 		i = (i + 1) & z->map_mask;
-	z->map[i] = id;
+	z->map[i] = (struct zc_slot){ .hash = hash, .id = id };
 }
 
-/* Double the map and insert every name again. */
+/* Double the map and insert every name again (from the old map: no name is read). */
 static int map_rebuild(struct zonec_zone *z, size_t slots)
 {
+	struct zc_slot *old = z->map;
+	size_t old_slots = old ? (size_t)z->map_mask + 1 : 0;
+
 	if (slots > (size_t)UINT32_MAX + 1)
 		return PHAROS_ELIMIT;
-	uint32_t *m = malloc(slots * sizeof(*m));
+	struct zc_slot *m = malloc(slots * sizeof(*m));
 	if (!m)
 		return PHAROS_ENOMEM;
 	memset(m, 0xff, slots * sizeof(*m));
-	free(z->map);
 	z->map = m;
 	z->map_mask = (uint32_t)(slots - 1);
-	for (uint32_t id = 0; id < z->names.len; id++)
-		map_put(z, id);
+	for (size_t i = 0; i < old_slots; i++)
+		if (old[i].id != ZC_NONE)
+			map_put(z, old[i].hash, old[i].id);
+	free(old);
 	return 0;
 }
 
@@ -381,9 +394,12 @@ static int name_add(struct zonec_zone *z, const uint8_t *w, size_t len, uint32_t
 	if (vec_append(&z->wire, 1, w, len) < 0 || vec_append(&z->names, sizeof(n), &n, 1) < 0)
 		return PHAROS_ENOMEM;
 	*id = (uint32_t)(z->names.len - 1);
-	if (z->names.len * 2 > slots)	/* keep the map at most half full */
-		return map_rebuild(z, slots * 2);
-	map_put(z, *id);
+	if (z->names.len * 2 > slots) {	/* keep the map at most half full */
+		int rc = map_rebuild(z, slots * 2);
+		if (rc < 0)
+			return rc;
+	}
+	map_put(z, h, *id);
 	return 0;
 }
 
@@ -712,15 +728,6 @@ done:
 
 /* ---------------- sorting, RRsets, checks ---------------- */
 
-static int cmp_names(const void *a, const void *b, void *arg)
-{
-	const struct zonec_zone *z = arg;
-	const struct zc_name *x = &NAMES(z)[*(const uint32_t *)a];
-	const struct zc_name *y = &NAMES(z)[*(const uint32_t *)b];
-
-	return dname_canon_cmp(WIRE(z, x), WIRE(z, y));
-}
-
 /* Image order of RRs: owner (canonical), type, rdata (RFC 4034 6.3), then file line. */
 static int cmp_rrs(const void *a, const void *b, void *arg)
 {
@@ -740,19 +747,88 @@ static int cmp_rrs(const void *a, const void *b, void *arg)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
+/*
+ * qsort_r, after one pass that finds most transfers in order already (primaries send their
+ * zone in canonical order, and cmp is a total order: nothing to do then).
+ */
+static void zc_sort(void *base, size_t n, size_t size,
+		    int (*cmp)(const void *, const void *, void *), void *arg)
+{
+	const uint8_t *p = base;
+	size_t i = 1;
+
+	while (i < n && cmp(p + (i - 1) * size, p + i * size, arg) < 0)
+		i++;
+	if (i < n)
+		qsort_r(base, n, size, cmp, arg);
+}
+
+/* Children grouped by parent (the apex first), each by first label (octets, shorter first). */
+static int cmp_siblings(const void *a, const void *b, void *arg)
+{
+	const struct zonec_zone *z = arg;
+	const struct zc_name *x = &NAMES(z)[*(const uint32_t *)a];
+	const struct zc_name *y = &NAMES(z)[*(const uint32_t *)b];
+
+	uint32_t px = x->parent + 1, py = y->parent + 1;	/* the apex (ZC_NONE) first */
+
+	if (px != py)
+		return px < py ? -1 : 1;
+	const uint8_t *lx = WIRE(z, x), *ly = WIRE(z, y);
+	int c = memcmp(lx + 1, ly + 1, lx[0] < ly[0] ? lx[0] : ly[0]);
+	return c ? c : (lx[0] > ly[0]) - (lx[0] < ly[0]);
+}
+
+/*
+ * Canonical order (RFC 4034 6.1) without comparing whole names: every name's parent is a
+ * name too (ENTs were added), and canonical order is the tree walked depth first, a name
+ * before its children, siblings by their first label. So: sort by (parent, first label),
+ * then walk from the apex (the one name without a parent).
+ */
 static int zc_sort_names(struct zonec_zone *z)
 {
-	size_t n = z->names.len;
+	uint32_t n = (uint32_t)z->names.len, r = 0, top = 0;
+	uint32_t *kids = malloc(n * sizeof(*kids)), *first = malloc(n * sizeof(*first));
+	struct zc_run { uint32_t at, end; } stack[DNAME_MAX + 1];	/* sibling runs in kids */
 
 	z->order = malloc(n * sizeof(*z->order));
-	if (!z->order)
+	if (!z->order || !kids || !first) {
+		free(kids);
+		free(first);
 		return PHAROS_ENOMEM;
-	for (uint32_t i = 0; i < n; i++)
-		z->order[i] = i;
-	qsort_r(z->order, n, sizeof(*z->order), cmp_names, z);
-	for (uint32_t i = 0; i < n; i++)
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		kids[i] = i;
+		first[i] = ZC_NONE;
+	}
+	zc_sort(kids, n, sizeof(*kids), cmp_siblings, z);
+	for (uint32_t i = n; i-- > 0;)	/* where each parent's children start in kids */
+		if (NAMES(z)[kids[i]].parent != ZC_NONE)
+			first[NAMES(z)[kids[i]].parent] = i;
+	/* the names without a parent (the apex alone) sort first */
+	stack[0] = (struct zc_run){ .at = 0, .end = 0 };
+	while (stack[0].end < n && NAMES(z)[kids[stack[0].end]].parent == ZC_NONE)
+		stack[0].end++;
+	for (;;) {
+		struct zc_run *run = &stack[top];
+		if (run->at == run->end) {
+			if (top-- == 0)
+				break;
+			continue;
+		}
+		uint32_t id = kids[run->at++], e = first[id];
+		z->order[r++] = id;
+		if (e == ZC_NONE || top + 1 == sizeof(stack) / sizeof(stack[0]))
+			continue;
+		while (e < n && NAMES(z)[kids[e]].parent == id)
+			e++;
+		stack[++top] = (struct zc_run){ .at = first[id], .end = e };
+	}
+	free(kids);
+	free(first);
+	for (uint32_t i = 0; i < r; i++)
 		NAMES(z)[z->order[i]].rank = i;
-	return 0;
+	return r == n ? 0 : PHAROS_EZONE;
 }
 
 /* RFC 2181 5.2: one TTL per RRset. Warn at each RR that differs from the first in the file. */
@@ -809,18 +885,54 @@ static int zc_make_set(struct zonec_zone *z, size_t first, size_t n, size_t *out
 	return vec_append(&z->sets, sizeof(s), &s, 1);
 }
 
+/*
+ * RRs into image order (cmp_rrs): a stable counting sort by owner rank, then each owner's
+ * few RRs by cmp_rrs. O(n) but for the small groups, where one qsort of a million records
+ * spent its time in whole compares of records already in rank order (a transfer's).
+ */
+static int zc_sort_rrs(struct zonec_zone *z)
+{
+	size_t n = z->rrs.len, names = z->names.len;
+	uint32_t *at = calloc(names + 1, sizeof(*at));
+	struct zc_rr *rr = RRS(z), *out = malloc((n ? n : 1) * sizeof(*out));
+
+	if (!at || !out) {
+		free(at);
+		free(out);
+		return PHAROS_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		at[NAMES(z)[rr[i].name].rank + 1]++;
+	for (size_t r = 0; r < names; r++)
+		at[r + 1] += at[r];
+	for (size_t i = 0; i < n; i++)
+		out[at[NAMES(z)[rr[i].name].rank]++] = rr[i];
+	free(at);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && out[j].name == out[i].name; j++)
+			;
+		if (j - i > 1)
+			zc_sort(out + i, j - i, sizeof(*out), cmp_rrs, z);
+	}
+	free(z->rrs.p);
+	z->rrs.p = out;
+	z->rrs.cap = n ? n : 1;
+	return 0;
+}
+
 /* Sort RRs into image order and group them into RRsets. */
 static int zc_group(struct zonec_zone *z)
 {
+	int rc = zc_sort_rrs(z);
 	struct zc_rr *rr = RRS(z);
 	size_t n = z->rrs.len, out = 0;
 
-	qsort_r(rr, n, sizeof(*rr), cmp_rrs, z);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && rr[j].name == rr[i].name && rr[j].type == rr[i].type; j++)
 			;
-		int rc = zc_make_set(z, i, j - i, &out);
-		if (rc < 0)
+		if ((rc = zc_make_set(z, i, j - i, &out)) < 0)
 			return rc;
 	}
 	z->rrs.len = out;
@@ -1253,6 +1365,8 @@ static int zc_finish(struct zonec_zone *z)
 {
 	int rc;
 
+	free(z->map);	/* the name map serves the intake only: ~16 bytes a name less from here */
+	z->map = NULL;
 	if (!z->soa_line)
 		zc_report(z, ZONEC_ERROR, 0, "no SOA record at the zone apex");
 	if (z->errors)
@@ -1367,6 +1481,8 @@ int zonec_add_rr(struct zonec_zone *z, const struct ldns_struct_rr *rr)
 	uint8_t w[DNAME_MAX];
 	char nb[DNAME_TXT_MAX], tb[16];
 
+	if (z->map == NULL)	/* after zonec_end */
+		return PHAROS_EINVAL;
 	if (len > 0 && len <= DNAME_MAX) {
 		dname_lower_copy(w, ldns_rdf_data(o), len);
 		if (!dname_is_sub(w, len, z->origin, z->origin_len)) {
@@ -1380,6 +1496,18 @@ int zonec_add_rr(struct zonec_zone *z, const struct ldns_struct_rr *rr)
 	if (rc < 0)
 		return rc;
 	return z->errors > before ? PHAROS_EZONE : 0;
+}
+
+void zonec_prefetch(const struct zonec_zone *z, const struct ldns_struct_rr *rr)
+{
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	size_t len = ldns_rdf_size(o);
+	uint8_t w[DNAME_MAX];
+
+	if (z->map == NULL || len == 0 || len > DNAME_MAX)
+		return;
+	dname_lower_copy(w, ldns_rdf_data(o), len);
+	__builtin_prefetch(&z->map[img_hash(w, len) & z->map_mask]);
 }
 
 int zonec_end(struct zonec_zone *z)
@@ -1616,6 +1744,21 @@ static void zc_put_chain_sets(const struct zonec_zone *z, const struct zc_layout
 	}
 }
 
+/* Write the image of layout l into buf (l->size zero bytes), checksum last. */
+static void zc_fill(const struct zonec_zone *z, const struct zc_layout *l, uint8_t *buf)
+{
+	zc_put_header(z, l, buf);
+	/* DATA: owner names, NSEC3 owners, the names' rdata, the NSEC3 rdata and RRSIGs */
+	uint64_t data = zc_put_chain(z, l, buf, zc_put_names(z, l, buf));
+	data = zc_put_rrsets(z, l, buf, data);
+	struct img_rrset *sets = (struct img_rrset *)(buf + l->off[IMG_SEC_RRSETS]);
+	for (size_t i = 0; i < z->names.len; i++)
+		zc_put_sigs(z, sets, NAMES(z)[i].set_first, NAMES(z)[i].set_count);
+	zc_put_chain_sets(z, l, buf, data);
+	uint32_t crc = img_checksum(buf, l->size);
+	memcpy(buf + offsetof(struct img_header, checksum), &crc, sizeof(crc));
+}
+
 int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len)
 {
 	struct zc_layout l;
@@ -1627,22 +1770,41 @@ int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len)
 	uint8_t *buf = calloc(1, l.size);
 	if (!buf)
 		return PHAROS_ENOMEM;
-	zc_put_header(z, &l, buf);
-	/* DATA: owner names, NSEC3 owners, the names' rdata, the NSEC3 rdata and RRSIGs */
-	uint64_t data = zc_put_chain(z, &l, buf, zc_put_names(z, &l, buf));
-	data = zc_put_rrsets(z, &l, buf, data);
-	struct img_rrset *sets = (struct img_rrset *)(buf + l.off[IMG_SEC_RRSETS]);
-	for (size_t i = 0; i < z->names.len; i++)
-		zc_put_sigs(z, sets, NAMES(z)[i].set_first, NAMES(z)[i].set_count);
-	zc_put_chain_sets(z, &l, buf, data);
-	uint32_t crc = (uint32_t)crc32_z(0, buf + IMG_CSUM_START, l.size - IMG_CSUM_START);
-	memcpy(buf + offsetof(struct img_header, checksum), &crc, sizeof(crc));
+	zc_fill(z, &l, buf);
 	*img = buf;
 	*len = l.size;
 	return 0;
 }
 
-/* ---------------- public: write ---------------- */
+static int write_all(int fd, const uint8_t *buf, size_t len);
+
+int zonec_build_fd(const struct zonec_zone *z, int fd, size_t *len)
+{
+	struct zc_layout l;
+	int rc = zc_layout(z, &l);
+
+	*len = 0;
+	if (rc < 0)
+		return rc;
+	if (fallocate(fd, 0, 0, (off_t)l.size) < 0) {
+		if (errno != EOPNOTSUPP && errno != ENOSYS)
+			return PHAROS_EIO;
+		/* a file system without fallocate: a buffer and write(), never a sparse map */
+		uint8_t *buf = NULL;
+		if ((rc = zonec_build(z, &buf, len)) == 0 && write_all(fd, buf, *len) < 0)
+			rc = PHAROS_EIO;
+		free(buf);
+		return rc;
+	}
+	/* the blocks are allocated: writing through the map cannot fail for want of space */
+	void *map = mmap(NULL, l.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return PHAROS_EIO;
+	zc_fill(z, &l, map);
+	munmap(map, l.size);
+	*len = l.size;
+	return 0;
+}
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
 {

@@ -41,7 +41,8 @@ int zonec_load(const char *file, const char *origin, zonec_report_fn report, voi
  * zone's origin in findings ("primary 192.0.2.1#53"). zonec_add_rr copies rr; a record the
  * zone cannot hold (outside the zone, bad class...) is reported and PHAROS_EZONE returned.
  * zonec_end runs the checks zonec_load runs (SOA at the apex...) and returns 0 or an error;
- * after it the zone is ready for zonec_build. Free with zonec_free in every case.
+ * after it the zone is ready for zonec_build (and takes no more records: PHAROS_EINVAL).
+ * Free with zonec_free in every case.
  */
 struct ldns_struct_rr;
 int zonec_begin(const char *origin, const char *source, zonec_report_fn report, void *ctx,
@@ -49,11 +50,26 @@ int zonec_begin(const char *origin, const char *source, zonec_report_fn report, 
 int zonec_add_rr(struct zonec_zone *z, const struct ldns_struct_rr *rr);
 int zonec_end(struct zonec_zone *z);
 
+/*
+ * A hint that rr will be added soon: starts loading the part of the name map its owner
+ * needs, so that zonec_add_rr does not wait for it (an AXFR of 1 M new names otherwise
+ * waits for one cache miss per record). Changes nothing; optional.
+ */
+void zonec_prefetch(const struct zonec_zone *z, const struct ldns_struct_rr *rr);
+
 /* Serial of a loaded zone. */
 uint32_t zonec_serial(const struct zonec_zone *z);
 
-/* Image v2 of a loaded zone, malloc'd; caller frees *img. */
+/* Image of a loaded zone, malloc'd; caller frees *img. */
 int zonec_build(const struct zonec_zone *z, uint8_t **img, size_t *len);
+
+/*
+ * The same image written into fd, a new empty file opened read-write: the file is
+ * allocated (fallocate) and the image built in place through a shared mapping, with no
+ * buffer and no copy (a file system without fallocate gets a buffer and write()). *len:
+ * its size. Syncing and naming the file are the caller's.
+ */
+int zonec_build_fd(const struct zonec_zone *z, int fd, size_t *len);
 
 /*
  * load + build in one call: the image v2 of a zone file, malloc'd (caller frees *img).

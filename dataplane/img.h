@@ -36,6 +36,15 @@ struct img {
  */
 int img_verify(const uint8_t *base, size_t size, char *err, size_t errlen);
 
+/* CRC-32C (Castagnoli, RFC 3720 B.4) of len bytes: SSE4.2 when the CPU has it, else a table. */
+uint32_t img_crc32c(const uint8_t *p, size_t len);
+
+/* The same, always by the table (tests compare the two). */
+uint32_t img_crc32c_portable(const uint8_t *p, size_t len);
+
+/* An image's checksum: img_crc32c() of bytes [IMG_CSUM_START, size) (doc/zone-image.md). */
+uint32_t img_checksum(const uint8_t *img, size_t size);
+
 /* mmap a file read-only, verify it, return a new struct img (owned mapping). */
 int img_open_file(const char *path, struct img **out, char *err, size_t errlen);
 

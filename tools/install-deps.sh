@@ -13,7 +13,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	make meson ninja-build pkg-config gcc clang llvm libc6-dev
-	libldns-dev liburcu-dev libcriterion-dev zlib1g-dev libbpf-dev libxdp-dev libdpdk-dev
+	libldns-dev liburcu-dev libcriterion-dev libbpf-dev libxdp-dev libdpdk-dev
 	libssl-dev
 	# test peers and clients: DNS primaries and secondaries, BGP speakers, load
 	knot knot-dnsutils bind9 bind9-dnsutils ldnsutils nsd dnsperf bird2 exabgp
