@@ -61,16 +61,8 @@ esac
 wait_dns 127.0.0.1 "$port" "$origin" SOA 30 || fail "$peer does not answer on port $port"
 [ "$(soa_serial 127.0.0.1 "$port" "$origin")" = "$s1" ] || fail "first serial not served"
 
-bg_start swapclient "$T/client.log" "$PY" "$here/../lib/swapclient.py" \
-	--server "127.0.0.1:$port" --origin "$origin" --serials "$s1,$s2" \
-	--stop-file "$T/stop" --ready-file "$T/client-ready" --timeout 1 --max-seconds 900
-client_pid=$BG_PID
-for ((i = 0; i < 100; i++)); do
-	[ -e "$T/client-ready" ] && break
-	bg_alive "$client_pid" || break
-	sleep 0.1
-done
-[ -e "$T/client-ready" ] || fail "the client got no first answer"
+swap_client_start "127.0.0.1:$port" "$origin" "$s1" "$s2"
+client_pid=$SWAP_PID
 
 start=$SECONDS
 for ((i = 1; i <= reloads; i++)); do
@@ -85,12 +77,7 @@ for ((i = 1; i <= reloads; i++)); do
 	bg_alive "$client_pid" || break
 done
 log "$reloads reloads in $((SECONDS - start)) s"
-touch "$T/stop"
-rc=0
-bg_wait "$client_pid" 30 || rc=$?
-cat "$T/client.log"
-[ "$rc" -eq 0 ] || fail "the client saw lost or wrong answers (exit $rc)"
-grep -q ' 0 lost, 0 wrong' "$T/client.log" || fail "client counts not clean"
+swap_client_finish || fail "the client saw lost or wrong answers"
 
 if [ "$peer" = pharos ]; then
 	stop_clean pharos-serve "$server_pid"

@@ -243,16 +243,8 @@ for ((i = 0; i < 20; i++)); do (($(xdpstat malformed) > mal0)) && break; sleep 0
 log "fragment to the kernel path, malformed frame counted: ok"
 
 # ---- 100 zone swaps under continuous queries ----
-bg_start swapclient "$T/client.log" ip netns exec "$C" "$PY" "$here/../lib/swapclient.py" \
-	--server "198.18.0.1:53" --origin "$origin" --serials "$s1,$s2" \
-	--stop-file "$T/stop" --ready-file "$T/client-ready" --timeout 1 --max-seconds 600
-client_pid=$BG_PID
-for ((i = 0; i < 100; i++)); do
-	[ -e "$T/client-ready" ] && break
-	bg_alive "$client_pid" || break
-	sleep 0.1
-done
-[ -e "$T/client-ready" ] || fail "the swap client got no first answer"
+swap_client_start 198.18.0.1:53 "$origin" "$s1" "$s2" ip netns exec "$C"
+client_pid=$SWAP_PID
 fast0=$(fast)
 for ((i = 1; i <= ${SWAP_RELOADS:-100}; i++)); do
 	if ((i % 2)); then serial=$s2; else serial=$s1; fi
@@ -263,12 +255,7 @@ for ((i = 1; i <= ${SWAP_RELOADS:-100}; i++)); do
 	[ "$got" = "$serial" ] || fail "after reload $i, serial '$got' is served, not $serial"
 	bg_alive "$client_pid" || break
 done
-touch "$T/stop"
-rc=0
-bg_wait "$client_pid" 30 || rc=$?
-cat "$T/client.log"
-[ "$rc" -eq 0 ] || { ctl stats; fail "the swap client saw lost or wrong answers (exit $rc)"; }
-grep -q ' 0 lost, 0 wrong' "$T/client.log" || fail "swap client counts not clean"
+swap_client_finish || { ctl stats; fail "the swap client saw lost or wrong answers"; }
 (($(fast) - fast0 > 200)) || fail "the swap load did not go through AF_XDP"
 log "100 swaps under load through AF_XDP: ok"
 ctl stats

@@ -10,6 +10,8 @@
 #   bg_wait PID [SECS]    wait for it to exit by itself (then as bg_stop); returns its status
 #   wait_line FILE TEXT PID SECS   wait until FILE has a line TEXT (PID must stay alive)
 #   wait_dns HOST PORT NAME TYPE SECS   wait until the server answers NOERROR
+#   swap_client_start SERVER ORIGIN S1 S2 [PREFIX...] / swap_client_finish
+#                         queries under zone swaps: every answer one of two serials
 #   need CMD...           skip the test (exit 77) when a command is truly absent
 #   fail MSG / skip MSG / log MSG
 #
@@ -24,6 +26,7 @@ _BG_NAMES=()
 _BG_LOGS=()
 T=
 TEST_NAME=${TEST_NAME:-$(basename "$0")}
+_NETNS_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
 fail() { printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2; exit 1; }
@@ -106,6 +109,36 @@ _bg_forget() {
 }
 
 bg_alive() { kill -0 "$1" 2>/dev/null; }
+
+# Zone swaps under continuous queries (tests/lib/swapclient.py; $PY must have dnspython).
+#   swap_client_start SERVER ORIGIN S1 S2 [PREFIX...]
+# starts the client (PREFIX, e.g. `ip netns exec NS`, runs it elsewhere) querying ORIGIN's
+# SOA at SERVER (ADDR:PORT) and accepting serials S1 and S2 only, waits until it has its
+# first answer (fails the test otherwise), and sets SWAP_PID. swap_client_finish stops it,
+# prints its counts and returns non-zero when an answer was lost or wrong.
+swap_client_start() {
+	local server=$1 origin=$2 s1=$3 s2=$4 i
+	shift 4
+	rm -f "$T/swap-stop" "$T/swap-ready"
+	bg_start swapclient "$T/swap-client.log" "$@" "$PY" "$_NETNS_LIB/swapclient.py" \
+		--server "$server" --origin "$origin" --serials "$s1,$s2" --stop-file "$T/swap-stop" \
+		--ready-file "$T/swap-ready" --timeout 1 --max-seconds 900
+	SWAP_PID=$BG_PID
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$T/swap-ready" ] && return 0
+		bg_alive "$SWAP_PID" || break
+		sleep 0.1
+	done
+	fail "the swap client got no first answer"
+}
+
+swap_client_finish() {
+	local rc=0
+	touch "$T/swap-stop"
+	bg_wait "$SWAP_PID" 30 || rc=$?
+	cat "$T/swap-client.log"
+	[ "$rc" -eq 0 ] && grep -q ' 0 lost, 0 wrong' "$T/swap-client.log"
+}
 
 # Stop one started process: SIGTERM, wait, SIGKILL. Returns the process's exit status
 # (128+signal when killed), or 124 when it had to be killed after the grace period.
