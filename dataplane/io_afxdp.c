@@ -1,5 +1,6 @@
 /* AF_XDP backend: one XSK per (interface, queue) fed by xdp/pharos_steer, answers sent in place. */
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -87,17 +89,31 @@ static unsigned pow2_floor(uint64_t v)
 	return p;
 }
 
+/* Whether the kernel charges the UMEM to RLIMIT_MEMLOCK: not with CAP_IPC_LOCK effective. */
+static int xsk_can_lock(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0;
+	return (d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)) != 0;
+}
+
 /*
  * Frames per queue: the UMEM is locked memory, charged to RLIMIT_MEMLOCK unless the
- * process has CAP_IPC_LOCK. We size for the limit either way, so the same command works
+ * process has CAP_IPC_LOCK. Without it we size for the limit, so the same command works
  * unprivileged: largest power of two <= (limit - spare) / (queues x frame size), capped.
+ * With it, the cap: more frames ride out longer worker stalls without a drop.
  */
 static int xsk_size(unsigned nqueues, char *err, size_t errlen)
 {
 	struct rlimit rl;
 	uint64_t frames = XSK_FRAMES_MAX;
 
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+	if (!xsk_can_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY) {
 		uint64_t budget = rl.rlim_cur > XSK_MEMLOCK_SPARE ? rl.rlim_cur - XSK_MEMLOCK_SPARE : 0;
 
 		frames = budget / ((uint64_t)nqueues * XSK_FRAME_SIZE);
@@ -373,7 +389,7 @@ static void xsk_busy_poll_opts(int fd)
 static int xsk_open(struct io_queue *q, char *err, size_t errlen)
 {
 	struct xsk_socket_config cfg = {
-		.rx_size = q->nframes / 2,
+		.rx_size = q->nframes,		/* a stalled worker: every frame can wait */
 		.tx_size = q->nframes / 2,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,	/* ours is attached */
 		.xdp_flags = xg.mode,

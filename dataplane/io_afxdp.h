@@ -5,7 +5,7 @@
 #include "pharos/xdp.h"
 
 #define XSK_FRAME_SIZE		2048u	/* UMEM frame: 256 B kernel headroom + packet */
-#define XSK_FRAMES_MAX		4096u	/* per queue, when the locked-memory limit allows */
+#define XSK_FRAMES_MAX		4096u	/* per queue (CAP_IPC_LOCK, or memlock allows) */
 #define XSK_FRAMES_MIN		128u	/* fewer cannot keep a 32-packet burst moving */
 #define XSK_MEMLOCK_SPARE	(512u << 10)	/* RLIMIT_MEMLOCK left for everything else */
 
