@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""One run of bench/anycast.sh: when did the route leave the router, and what was lost.
+"""One run of bench/anycast: when did the route leave the router, and what was lost.
 
   anycast-analyze.py MONITOR T0 HOP TIMELINE
 MONITOR: `ip -ts monitor route` of the router; T0: unix time of the failure; HOP: the next
