@@ -385,6 +385,27 @@ static void xsk_busy_poll_opts(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget));
 }
 
+/*
+ * xsk_socket__create, retried while the queue is busy: a dataplane killed just before us
+ * leaves its socket to the kernel, which tears it down a moment later (seen after SIGKILL
+ * and an immediate restart: EBUSY for tens of ms). Gives up after XSK_BUSY_MS.
+ */
+#define XSK_BUSY_MS	3000
+static int xsk_create(struct io_queue *q, const struct xsk_socket_config *cfg)
+{
+	int rc;
+
+	for (int waited = 0;; waited += 50) {
+		rc = xsk_socket__create(&q->xsk, xg.iface, q->queue, q->umem, &q->rx, &q->tx, cfg);
+		if (rc != -EBUSY || waited >= XSK_BUSY_MS)
+			return rc;
+		if (waited == 0)
+			log_msg("%s queue %u: busy (a socket of an earlier run?): retrying", xg.iface,
+				q->queue);
+		usleep(50 * 1000);
+	}
+}
+
 /* The socket on (iface, queue): zero-copy if the driver offers it, else copy mode. */
 static int xsk_open(struct io_queue *q, char *err, size_t errlen)
 {
@@ -395,11 +416,11 @@ static int xsk_open(struct io_queue *q, char *err, size_t errlen)
 		.xdp_flags = xg.mode,
 		.bind_flags = XDP_USE_NEED_WAKEUP | XDP_ZEROCOPY,
 	};
-	int rc = xsk_socket__create(&q->xsk, xg.iface, q->queue, q->umem, &q->rx, &q->tx, &cfg);
+	int rc = xsk_create(q, &cfg);
 
 	if (rc < 0) {
 		cfg.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
-		rc = xsk_socket__create(&q->xsk, xg.iface, q->queue, q->umem, &q->rx, &q->tx, &cfg);
+		rc = xsk_create(q, &cfg);
 		if (rc == 0 && !xg.copy_logged++)
 			log_msg("%s: no zero-copy on this driver: AF_XDP copy mode", xg.iface);
 	} else if (q->queue == 0) {
