@@ -1,6 +1,5 @@
 /* AF_XDP backend: one XSK per (interface, queue) fed by xdp/pharos_steer, answers sent in place. */
 #include <errno.h>
-#include <linux/capability.h>
 #include <linux/ethtool.h>
 #include <linux/if_link.h>
 #include <linux/sockios.h>
@@ -15,7 +14,6 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -89,34 +87,45 @@ static unsigned pow2_floor(uint64_t v)
 	return p;
 }
 
-/* Whether the kernel charges the UMEM to RLIMIT_MEMLOCK: not with CAP_IPC_LOCK effective. */
-static int xsk_can_lock(void)
+/*
+ * Whether the kernel would let us lock more than RLIMIT_MEMLOCK, i.e. whether it will not
+ * charge the UMEM to the limit. Asked of the kernel itself, not of capget(): a container's
+ * root holds CAP_IPC_LOCK in its own user namespace, and is charged all the same. mlock2()
+ * with MLOCK_ONFAULT checks the limit the way the UMEM registration does (CAP_IPC_LOCK in
+ * the initial namespace) without faulting a page in.
+ */
+static int xsk_can_lock(uint64_t limit)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	size_t len = (size_t)limit + (size_t)sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int ok;
 
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capget, &h, d) < 0)
+	if (p == MAP_FAILED)
 		return 0;
-	return (d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK)) != 0;
+	ok = mlock2(p, len, MLOCK_ONFAULT) == 0;
+	munmap(p, len);
+	return ok;
 }
 
 /*
  * Frames per queue: the UMEM is locked memory, charged to RLIMIT_MEMLOCK unless the
- * process has CAP_IPC_LOCK. Without it we size for the limit, so the same command works
- * unprivileged: largest power of two <= (limit - spare) / (queues x frame size), capped.
- * With it, the cap: more frames ride out longer worker stalls without a drop.
+ * process is exempt (CAP_IPC_LOCK). When the cap does not fit the limit and we are not
+ * exempt, we size for the limit, so the same command works unprivileged: largest power of
+ * two <= (limit - spare) / (queues x frame size). Otherwise the cap: more frames ride out
+ * longer worker stalls without a drop.
  */
 static int xsk_size(unsigned nqueues, char *err, size_t errlen)
 {
 	struct rlimit rl;
 	uint64_t frames = XSK_FRAMES_MAX;
 
-	if (!xsk_can_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY) {
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		uint64_t budget = rl.rlim_cur > XSK_MEMLOCK_SPARE ? rl.rlim_cur - XSK_MEMLOCK_SPARE : 0;
 
 		frames = budget / ((uint64_t)nqueues * XSK_FRAME_SIZE);
+		if (frames < XSK_FRAMES_MAX && xsk_can_lock(rl.rlim_cur))
+			frames = XSK_FRAMES_MAX;
 		if (frames < XSK_FRAMES_MIN) {
 			snprintf(err, errlen, "locked-memory limit %llu KiB too small for %u queues "
 				 "of %u frames of %u bytes (raise ulimit -l or use fewer workers)",

@@ -132,6 +132,7 @@ serve_pid=$BG_PID
 wait_line "$T/serve.out" ready "$serve_pid" 60 || fail "pharos-serve did not print 'ready'"
 xdp_attached || fail "no XDP program on xs0 after start"
 grep -q 'pharos_steer attached' "$T/serve.err" || fail "no 'attached' line in the log"
+log "$(grep -o '[0-9]* frames of .*' "$T/serve.err")"
 
 # ---- ARP, ND, ping: the kernel keeps them ----
 in_c ping -c 2 -W 2 -q 198.18.0.1 >/dev/null || fail "ping 198.18.0.1"
@@ -264,11 +265,19 @@ ctl stats
 stop_clean pharos-serve "$serve_pid"
 ! xdp_attached || fail "XDP program still attached after a clean stop"
 mkdir -p "$T/dp"
-bg_start dataplane "$T/dp1.log" ip netns exec "$S" "$PHAROS_DATAPLANE" --backend afxdp \
-	--iface xs0 --service 198.18.0.1 --socket "$T/dp/dp.sock"
+# this one without CAP_IPC_LOCK, under an 8 MiB locked-memory limit: the UMEM is sized to
+# fit it (8 MiB - 512 KiB spare, one queue: 2048 frames of 2048 bytes), not to the cap
+bg_start dataplane "$T/dp1.log" ip netns exec "$S" prlimit --memlock=8388608:8388608 \
+	setpriv --inh-caps -ipc_lock --ambient-caps -ipc_lock --bounding-set -ipc_lock \
+	"$PHAROS_DATAPLANE" --backend afxdp --iface xs0 --service 198.18.0.1 \
+	--socket "$T/dp/dp.sock"
 dp_pid=$BG_PID
 for ((i = 0; i < 50; i++)); do xdp_attached && break; sleep 0.1; done
 xdp_attached || fail "dataplane alone did not attach"
+for ((i = 0; i < 50; i++)); do grep -q 'attached in' "$T/dp1.log" && break; sleep 0.1; done
+grep -q ' 2048 frames of 2048 bytes per queue' "$T/dp1.log" ||
+	fail "without CAP_IPC_LOCK under 8 MiB: expected 2048 frames: $(grep attached "$T/dp1.log")"
+log "UMEM sized for the locked-memory limit without CAP_IPC_LOCK: ok"
 kill -KILL "$dp_pid"
 bg_wait "$dp_pid" 5 || true
 xdp_attached || fail "expected the program to stay attached after SIGKILL"
