@@ -2,8 +2,10 @@
 #include "acconf.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,35 +13,69 @@
 
 #include "pharos/err.h"
 
-enum acconf_kind { AK_INT, AK_DUR_MS, AK_DUR_S, AK_PATH, AK_WORD, AK_CMD, AK_BOOL, AK_ADDR };
+/*
+ * What a value is, and so the type of its field in struct acconf: int (AK_INT, AK_DUR_MS,
+ * AK_BOOL), uint32_t (AK_U32), int64_t (AK_DUR_S), char * (AK_ADDR, AK_PATH, AK_WORD),
+ * struct acconf_cmd (AK_CMD).
+ */
+enum acconf_kind {
+	AK_INT, AK_U32, AK_DUR_MS, AK_DUR_S, AK_PATH, AK_WORD, AK_CMD, AK_BOOL, AK_ADDR
+};
 
 struct acconf_key {
 	const char *name;
 	enum acconf_kind kind;
 	long min, max;		/* for numbers (durations in ms) */
+	long def;		/* numbers: default; AC_DERIVED: acconf_finish computes it */
+	size_t off;		/* the field in struct acconf */
 };
+
+#define AC_DERIVED	(-1L)
+#define AC(field)	offsetof(struct acconf, field)
 
 /* Single-valued keys; anycast-prefix is handled apart (repeatable). */
 static const struct acconf_key acconf_keys[] = {
-	{ "health-query", AK_ADDR, 0, 0 },
-	{ "health-interval", AK_DUR_MS, 50, 3600000 },
-	{ "health-timeout", AK_DUR_MS, 10, 60000 },
-	{ "health-fall", AK_INT, 1, 100 },
-	{ "health-rise", AK_INT, 1, 100 },
-	{ "health-sample", AK_DUR_MS, 10, 10000 },
-	{ "health-stuck", AK_DUR_MS, 20, 600000 },
-	{ "health-max-lag", AK_INT, 0, 2147483647L },
-	{ "grace-period", AK_DUR_S, 0, 3600000 },
-	{ "drain-file", AK_PATH, 0, 0 },
-	{ "route-bird-include", AK_PATH, 0, 0 },
-	{ "route-bird-protocol", AK_WORD, 0, 0 },
-	{ "route-bird-reload", AK_CMD, 0, 0 },
-	{ "route-birdc", AK_CMD, 0, 0 },
-	{ "route-command", AK_CMD, 0, 0 },
-	{ "route-exabgp", AK_BOOL, 0, 0 },
-	{ "health-fast-interval", AK_DUR_MS, 10, 3600000 },
+	{ "health-query", AK_ADDR, 0, 0, 0, AC(query) },
+	{ "health-interval", AK_DUR_MS, 50, 3600000, 1000, AC(interval_ms) },
+	{ "health-timeout", AK_DUR_MS, 10, 60000, AC_DERIVED, AC(timeout_ms) },
+	{ "health-fall", AK_INT, 1, 100, 2, AC(fall) },
+	{ "health-rise", AK_INT, 1, 100, 3, AC(rise) },
+	{ "health-sample", AK_DUR_MS, 10, 10000, 50, AC(sample_ms) },
+	{ "health-stuck", AK_DUR_MS, 20, 600000, 200, AC(stuck_ms) },
+	{ "health-max-lag", AK_U32, 0, 2147483647L, 0, AC(max_lag) },
+	{ "grace-period", AK_DUR_S, 0, 3600000, 10000, AC(grace_ms) },
+	{ "drain-file", AK_PATH, 0, 0, 0, AC(drain_file) },
+	{ "route-bird-include", AK_PATH, 0, 0, 0, AC(bird_include) },
+	{ "route-bird-protocol", AK_WORD, 0, 0, 0, AC(bird_protocol) },
+	{ "route-bird-reload", AK_CMD, 0, 0, 0, AC(bird_reload) },
+	{ "route-birdc", AK_CMD, 0, 0, 0, AC(birdc) },
+	{ "route-command", AK_CMD, 0, 0, 0, AC(command) },
+	{ "route-exabgp", AK_BOOL, 0, 0, 0, AC(exabgp) },
+	{ "health-fast-interval", AK_DUR_MS, 10, 3600000, AC_DERIVED, AC(fast_ms) },
 };
 #define ACCONF_NKEYS (sizeof(acconf_keys) / sizeof(acconf_keys[0]))
+
+/* The field of a key in a, of the type its kind says. */
+static void *acconf_field(struct acconf *a, const struct acconf_key *key)
+{
+	return (char *)a + key->off;
+}
+
+static int acconf_is_number(enum acconf_kind kind)
+{
+	return kind == AK_INT || kind == AK_U32 || kind == AK_DUR_MS || kind == AK_DUR_S;
+}
+
+/* 1 when the key named so (one of acconf_keys) was set by a config line. */
+static int acconf_seen(const struct acconf *a, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < ACCONF_NKEYS && strcmp(name, acconf_keys[k].name) != 0; k++)
+		;
+	assert(k < ACCONF_NKEYS);
+	return (a->seen >> k) & 1u;
+}
 
 static const char *const acconf_hook_names[] = { "bird", "exabgp", "command" };
 
@@ -53,7 +89,7 @@ const char *acconf_hook_name(unsigned bit)
 
 int acconf_query_set(const struct acconf *a)
 {
-	return (a->seen & 1u) != 0;	/* key 0 of acconf_keys */
+	return acconf_seen(a, "health-query");
 }
 
 unsigned acconf_hooks(const struct acconf *a)
@@ -241,7 +277,7 @@ static int acconf_number(const char *text, enum acconf_kind kind, long *out)
 	v = strtol(text, &end, 10);
 	if (text[0] < '0' || text[0] > '9' || errno)
 		return -1;
-	if (kind == AK_INT)
+	if (kind == AK_INT || kind == AK_U32)
 		return *end == '\0' ? (*out = v, 0) : -1;
 	if (strcmp(end, "ms") == 0)
 		*out = v;
@@ -263,43 +299,39 @@ static char *acconf_path(const char *base, const char *path)
 	return asprintf(&s, "%s/%s", base, path) < 0 ? NULL : s;
 }
 
-/* Store a numeric value into its field. */
-static void acconf_store_num(struct acconf *a, size_t k, long v)
+/* Store a number (already in the key's range) into the key's field. */
+static void acconf_store_num(struct acconf *a, const struct acconf_key *key, long v)
 {
-	int *ints[] = { NULL, &a->interval_ms, &a->timeout_ms, &a->fall, &a->rise,
-			&a->sample_ms, &a->stuck_ms };
+	void *field = acconf_field(a, key);
 
-	if (k >= 1 && k <= 6)
-		*ints[k] = (int)v;
-	else if (k == 7)
-		a->max_lag = (uint32_t)v;
-	else if (k == 8)
-		a->grace_ms = v;
-	else if (k == 16)
-		a->fast_ms = (int)v;
+	if (key->kind == AK_U32)
+		*(uint32_t *)field = (uint32_t)v;
+	else if (key->kind == AK_DUR_S)
+		*(int64_t *)field = v;
+	else
+		*(int *)field = (int)v;
 }
 
 static int acconf_value(struct acconf *a, const char *base, size_t k, char **tok, int ntok,
 			char *err, size_t el)
 {
 	const struct acconf_key *key = &acconf_keys[k];
-	char **strs[] = { [0] = &a->query, [9] = &a->drain_file, [10] = &a->bird_include,
-			  [11] = &a->bird_protocol };
-	struct acconf_cmd *cmds[] = { [12] = &a->bird_reload, [13] = &a->birdc,
-				      [14] = &a->command };
+	char **str = acconf_field(a, key);
 	struct sockaddr_in6 sa;
 	unsigned salen;
 	long v;
 
 	switch (key->kind) {
-	case AK_INT: case AK_DUR_MS: case AK_DUR_S:
+	case AK_INT: case AK_U32: case AK_DUR_MS: case AK_DUR_S:
 		if (acconf_number(tok[1], key->kind, &v) < 0 || v < key->min || v > key->max) {
+			int dur = key->kind == AK_DUR_MS || key->kind == AK_DUR_S;
+
 			snprintf(err, el, "%s: '%s' is not %s in %ld..%ld%s", key->name, tok[1],
-				 key->kind == AK_INT ? "a number" : "a duration", key->min,
-				 key->max, key->kind == AK_INT ? "" : " ms (units: ms, s)");
+				 dur ? "a duration" : "a number", key->min, key->max,
+				 dur ? " ms (units: ms, s)" : "");
 			return PHAROS_ECONFIG;
 		}
-		acconf_store_num(a, k, v);
+		acconf_store_num(a, key, v);
 		return 0;
 	case AK_ADDR:
 		if (acconf_addr(tok[1], &sa, &salen) < 0) {
@@ -309,19 +341,19 @@ static int acconf_value(struct acconf *a, const char *base, size_t k, char **tok
 		}
 		/* fall through */
 	case AK_WORD:
-		*strs[k] = strdup(tok[1]);
-		return *strs[k] ? 0 : PHAROS_ENOMEM;
+		*str = strdup(tok[1]);
+		return *str ? 0 : PHAROS_ENOMEM;
 	case AK_PATH:
-		*strs[k] = acconf_path(base, tok[1]);
-		return *strs[k] ? 0 : PHAROS_ENOMEM;
+		*str = acconf_path(base, tok[1]);
+		return *str ? 0 : PHAROS_ENOMEM;
 	case AK_CMD:
-		return acconf_cmd_set(cmds[k], tok, ntok);
+		return acconf_cmd_set(acconf_field(a, key), tok, ntok);
 	case AK_BOOL:
 		if (strcmp(tok[1], "yes") != 0 && strcmp(tok[1], "no") != 0) {
 			snprintf(err, el, "%s: expected yes or no, not '%s'", key->name, tok[1]);
 			return PHAROS_ECONFIG;
 		}
-		a->exabgp = strcmp(tok[1], "yes") == 0;
+		*(int *)acconf_field(a, key) = strcmp(tok[1], "yes") == 0;
 		return 0;
 	}
 	return PHAROS_ECONFIG;
@@ -358,21 +390,16 @@ int acconf_finish(struct acconf *a, char *err, size_t errlen)
 {
 	unsigned hooks = acconf_hooks(a);
 
-	if (!(a->seen & (1u << 1)))
-		a->interval_ms = 1000;
-	if (!(a->seen & (1u << 2)))
+	for (size_t k = 0; k < ACCONF_NKEYS; k++) {
+		const struct acconf_key *key = &acconf_keys[k];
+
+		if (acconf_is_number(key->kind) && key->def != AC_DERIVED && !(a->seen & (1u << k)))
+			acconf_store_num(a, key, key->def);
+	}
+	/* The derived defaults follow the interval (given or default, set just above). */
+	if (!acconf_seen(a, "health-timeout"))
 		a->timeout_ms = a->interval_ms < 1000 ? a->interval_ms / 2 : 500;
-	if (!(a->seen & (1u << 3)))
-		a->fall = 2;
-	if (!(a->seen & (1u << 4)))
-		a->rise = 3;
-	if (!(a->seen & (1u << 5)))
-		a->sample_ms = 50;
-	if (!(a->seen & (1u << 6)))
-		a->stuck_ms = 200;
-	if (!(a->seen & (1u << 8)))
-		a->grace_ms = 10000;
-	if (!(a->seen & (1u << 16)))
+	if (!acconf_seen(a, "health-fast-interval"))
 		a->fast_ms = a->interval_ms / 4;
 	if (a->timeout_ms >= a->interval_ms) {
 		snprintf(err, errlen, "health-timeout (%d ms) must be shorter than "

@@ -166,6 +166,24 @@ static uint32_t zd_node_find(const struct zd *zd, const uint8_t *w, size_t len, 
 	}
 }
 
+/*
+ * Grow array v of elem-byte elements to hold need of them: its capacity *cap doubles,
+ * starting from first. Returns the array (maybe moved), or NULL with v kept and *cap as it was.
+ */
+static void *zd_grow(void *v, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	size_t c = *cap ? *cap : first;
+
+	while (c < need)
+		c *= 2;
+	if (c == *cap)
+		return v;
+	v = realloc(v, c * elem);
+	if (v)
+		*cap = c;
+	return v;
+}
+
 /* Append a record to node i, its rdata copied into the arena. */
 static int zd_node_add(struct zd *zd, uint32_t i, uint16_t type, uint32_t ttl,
 		       const uint8_t *rd, uint16_t rdlen)
@@ -173,22 +191,18 @@ static int zd_node_add(struct zd *zd, uint32_t i, uint16_t type, uint32_t ttl,
 	struct zd_node *n = &zd->nodes[i];
 
 	if (n->nrrs == n->caprrs) {
-		size_t cap = n->caprrs ? 2 * n->caprrs : 4;
-		struct zd_rr *v = realloc(n->rrs, cap * sizeof(*v));
+		struct zd_rr *v = zd_grow(n->rrs, &n->caprrs, n->nrrs + 1, sizeof(*v), 4);
+
 		if (!v)
 			return PHAROS_ENOMEM;
 		n->rrs = v;
-		n->caprrs = cap;
 	}
 	if (zd->alen + rdlen > zd->acap) {
-		size_t cap = zd->acap ? zd->acap : 4096;
-		while (cap < zd->alen + rdlen)
-			cap *= 2;
-		uint8_t *a = realloc(zd->arena, cap);
+		uint8_t *a = zd_grow(zd->arena, &zd->acap, zd->alen + rdlen, 1, 4096);
+
 		if (!a)
 			return PHAROS_ENOMEM;
 		zd->arena = a;
-		zd->acap = cap;
 	}
 	memcpy(zd->arena + zd->alen, rd, rdlen);
 	n->rrs[n->nrrs++] = (struct zd_rr){ .rdoff = zd->alen, .ttl = ttl, .type = type,
@@ -221,12 +235,11 @@ static int zd_node_get(struct zd *zd, const uint8_t *w, size_t len, uint32_t *ou
 		if ((rc = zd_map_grow(zd)) < 0)
 			return rc;
 	if (zd->nnodes == zd->capnodes) {
-		size_t cap = zd->capnodes ? 2 * zd->capnodes : 64;
-		struct zd_node *v = realloc(zd->nodes, cap * sizeof(*v));
+		struct zd_node *v = zd_grow(zd->nodes, &zd->capnodes, zd->nnodes + 1, sizeof(*v), 64);
+
 		if (!v)
 			return PHAROS_ENOMEM;
 		zd->nodes = v;
-		zd->capnodes = cap;
 	}
 	struct zd_node *nd = &zd->nodes[zd->nnodes++];
 	memset(nd, 0, sizeof(*nd));
@@ -1490,7 +1503,8 @@ static int zd_open(struct zd *zd, const char *origin, const char *base_path,
 	return 0;
 }
 
-static void zd_close(struct zd *zd)
+/* Release what zd holds; on failure (rc < 0) also the half-made output. Returns rc. */
+static int zd_close(struct zd *zd, int rc)
 {
 	for (size_t i = 0; i < zd->nnodes; i++)
 		free(zd->nodes[i].rrs);
@@ -1501,6 +1515,12 @@ static void zd_close(struct zd *zd)
 	if (zd->base)
 		zd_base_put(zd->base);
 	img_close(zd->delta);
+	if (rc < 0) {
+		free(zd->out->img);
+		zd->out->img = NULL;
+		zd->out->len = 0;
+	}
+	return rc;
 }
 
 int zdiff_apply(const char *origin, const char *base_path, const char *delta_path,
@@ -1520,13 +1540,7 @@ int zdiff_apply(const char *origin, const char *base_path, const char *delta_pat
 		out->img = NULL;
 		rc = zd_full(&zd);
 	}
-	zd_close(&zd);
-	if (rc < 0) {
-		free(out->img);
-		out->img = NULL;
-		out->len = 0;
-	}
-	return rc;
+	return zd_close(&zd, rc);
 }
 
 int zdiff_compact(const char *origin, const char *base_path, const char *delta_path,
@@ -1537,11 +1551,5 @@ int zdiff_compact(const char *origin, const char *base_path, const char *delta_p
 
 	if (rc == 0)
 		rc = zd_full(&zd);
-	zd_close(&zd);
-	if (rc < 0) {
-		free(out->img);
-		out->img = NULL;
-		out->len = 0;
-	}
-	return rc;
+	return zd_close(&zd, rc);
 }

@@ -27,6 +27,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/netns.sh
 . "$here/../lib/netns.sh"
+# shellcheck source=tests/anycast/lib.sh
+. "$here/lib.sh"
 netns_enter "$@"
 need_dnspython
 need_exe "${PHAROSCTL:?}" "${PHAROS_CONTROL:?}" "${PHAROS_DATAPLANE:?}"
@@ -76,15 +78,8 @@ conf() {	# extra line
 }
 conf ""
 ctl() { "$PHAROSCTL" -s "$T/ctl.sock" -t 10 "$@"; }
-state() { ctl health | sed -n 's/^state: //p'; }
-wait_state() {	# STATE SECS
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(state)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+state() { health_state "$T/ctl.sock"; }
+wait_state() { health_wait "$T/ctl.sock" "$@"; }	# STATE SECS
 start_dp() {
 	bg_start dataplane "$T/dp.log" "$PHAROS_DATAPLANE" --listen 192.0.2.53:53 \
 		--socket "$T/dp.sock" --workers 1 --nsid pop-1

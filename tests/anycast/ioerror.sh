@@ -15,6 +15,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/netns.sh
 . "$here/../lib/netns.sh"
+# shellcheck source=tests/anycast/lib.sh
+. "$here/lib.sh"
 netns_enter "$@"
 need_exe "${PHAROSCTL:?}" "${PHAROS_CONTROL:?}" "${PHAROS_DATAPLANE:?}"
 "$PHAROS_DATAPLANE" --help | grep -q 'built:.*afxdp' ||
@@ -35,15 +37,8 @@ printf '%s\n' "state-dir $T/state" "control-socket $T/ctl.sock" "dataplane-socke
 	"zone io.test file=$T/io.zone" "anycast-prefix 192.0.2.53/32" \
 	"health-query 198.18.0.1:53" "route-command $T/hook.sh" "health-stuck 2s" >"$T/pharos.conf"
 ctl() { "$PHAROSCTL" -s "$T/ctl.sock" -t 10 "$@"; }
-state() { ctl health 2>/dev/null | sed -n 's/^state: //p'; }
-wait_state() {	# STATE SECS
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(state)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+state() { health_state "$T/ctl.sock"; }
+wait_state() { health_wait "$T/ctl.sock" "$@"; }	# STATE SECS
 
 bg_start dataplane "$T/dp.log" "$PHAROS_DATAPLANE" --backend afxdp --iface xs0 \
 	--service 198.18.0.1 --workers 1 --socket "$T/dp.sock"

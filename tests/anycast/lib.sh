@@ -8,6 +8,9 @@
 #   pop_client ARGS...  tests/anycast/client.py from the client namespace
 #   pop_start_dp X / pop_start_ctl X / pop_start_exabgp   (re)start one daemon; PID in
 #                       DP_PID[X], CTL_PID[X], XB_PID
+# and, for any pharos-control (the single-PoP tests too):
+#   health_state SOCK   the state `pharosctl health` reports on control socket SOCK
+#   health_wait SOCK STATE SECS   wait until it is STATE; returns 1 if not after SECS
 #
 # Layout (all inside namespaces this script creates, named phy-<pid>-r|a|b|c):
 #   client 198.18.3.2 -- 198.18.3.1 router 198.18.1.1 -- 198.18.1.2 PoP A (AS 65001, BIRD)
@@ -274,6 +277,19 @@ pop_client() {	# POP_CLIENT_NICE: its nice value (the bench's client must keep i
 pop_client6() {
 	ip netns exec "$(pop_ns c)" "$PY" "$(dirname "${BASH_SOURCE[0]}")/client.py" \
 		--server "$POP_ADDR6" --zone "$POP_ZONE" "$@"
+}
+
+health_state() {	# SOCK
+	"$PHAROSCTL" -s "$1" -t 10 health 2>/dev/null | sed -n 's/^state: //p'
+}
+
+health_wait() {	# SOCK STATE SECS
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[ "$(health_state "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 pop_ctl() {	# X ARGS...

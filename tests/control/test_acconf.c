@@ -4,33 +4,12 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "conftest.h"
 #include "pharos/err.h"
-
-static char err[CONFIG_ERR_MAX];
-
-static struct config *parse_ok(const char *text)
-{
-	struct config *c = NULL;
-	int rc = config_parse(text, strlen(text), "pharos.conf", "/etc/pharos", &c, err,
-			      sizeof(err));
-
-	cr_assert_eq(rc, 0, "parse failed: %s", err);
-	return c;
-}
-
-static void parse_bad(const char *text, const char *want)
-{
-	struct config *c = NULL;
-	int rc = config_parse(text, strlen(text), "pharos.conf", NULL, &c, err, sizeof(err));
-
-	cr_assert_eq(rc, PHAROS_ECONFIG, "rc %d for:\n%s", rc, text);
-	cr_assert_null(c);
-	cr_assert_str_eq(err, want);
-}
 
 Test(acconf, defaults)
 {
-	struct config *c = parse_ok("");
+	struct config *c = conftest_ok("", "/etc/pharos");
 	const struct acconf *a = &c->anycast;
 
 	cr_assert_eq(a->prefix_count, 0);
@@ -55,7 +34,7 @@ Test(acconf, defaults)
 
 Test(acconf, full)
 {
-	struct config *c = parse_ok(
+	struct config *c = conftest_ok(
 		"anycast-prefix 192.0.2.53/32\n"
 		"anycast-prefix 2001:DB8:53:0::/48 hooks=exabgp\n"
 		"health-query [2001:db8::53]:5353\n"
@@ -71,7 +50,7 @@ Test(acconf, full)
 		"route-bird-include /etc/bird/pharos.conf\n"
 		"route-bird-reload birdc -s /run/bird.ctl configure\n"
 		"route-exabgp yes\n"
-		"route-command /usr/local/bin/hook --verbose\n");
+		"route-command /usr/local/bin/hook --verbose\n", "/etc/pharos");
 	const struct acconf *a = &c->anycast;
 
 	cr_assert_eq(a->prefix_count, 2);
@@ -101,32 +80,34 @@ Test(acconf, full)
 
 Test(acconf, errors_name_the_line)
 {
-	parse_bad("\nanycast-prefix 192.0.2.53/24\n",
-		  "pharos.conf:2: anycast-prefix '192.0.2.53/24': host bits set after the length");
-	parse_bad("anycast-prefix 192.0.2.300/32\n",
-		  "pharos.conf:1: anycast-prefix '192.0.2.300/32': not an IPv4 or IPv6 PREFIX/LEN");
-	parse_bad("anycast-prefix 192.0.2.53/33\n",
-		  "pharos.conf:1: anycast-prefix '192.0.2.53/33': not an IPv4 or IPv6 PREFIX/LEN");
-	parse_bad("route-exabgp yes\nanycast-prefix 192.0.2.53/32 hooks=bgp\n",
-		  "pharos.conf:2: anycast-prefix 192.0.2.53/32: bad attribute 'hooks=bgp' "
-		  "(expected hooks=bird,exabgp,command)");
-	parse_bad("anycast-prefix 192.0.2.53/32\nanycast-prefix 192.0.2.53/32\n",
-		  "pharos.conf:2: duplicate anycast-prefix 192.0.2.53/32");
-	parse_bad("health-fall 0\n", "pharos.conf:1: health-fall: '0' is not a number in 1..100");
-	parse_bad("health-interval 1h\n", "pharos.conf:1: health-interval: '1h' is not a "
-		  "duration in 50..3600000 ms (units: ms, s)");
-	parse_bad("health-query localhost\n",
-		  "pharos.conf:1: health-query: 'localhost' is not ADDR[:PORT] ([V6]:PORT)");
-	parse_bad("health-rise 2\nhealth-rise 3\n", "pharos.conf:2: duplicate key 'health-rise'");
-	parse_bad("route-exabgp maybe\n",
-		  "pharos.conf:1: route-exabgp: expected yes or no, not 'maybe'");
-	parse_bad("drain-file\n", "pharos.conf:1: missing value for 'drain-file'");
-	parse_bad("drain-file a b\n", "pharos.conf:1: unexpected 'b' after the value of "
-		  "'drain-file'");
-	parse_bad("anycast-prefix 192.0.2.53/32 hooks=bird\n",
-		  "pharos.conf: anycast-prefix 192.0.2.53/32: hook 'bird' is not configured");
-	parse_bad("health-timeout 1000\n", "pharos.conf: health-timeout (1000 ms) must be "
-		  "shorter than health-interval (1000 ms)");
+	conftest_bad("\nanycast-prefix 192.0.2.53/24\n",
+		     "pharos.conf:2: anycast-prefix '192.0.2.53/24': host bits set after the length");
+	conftest_bad("anycast-prefix 192.0.2.300/32\n",
+		     "pharos.conf:1: anycast-prefix '192.0.2.300/32': not an IPv4 or IPv6 PREFIX/LEN");
+	conftest_bad("anycast-prefix 192.0.2.53/33\n",
+		     "pharos.conf:1: anycast-prefix '192.0.2.53/33': not an IPv4 or IPv6 PREFIX/LEN");
+	conftest_bad("route-exabgp yes\nanycast-prefix 192.0.2.53/32 hooks=bgp\n",
+		     "pharos.conf:2: anycast-prefix 192.0.2.53/32: bad attribute 'hooks=bgp' "
+		     "(expected hooks=bird,exabgp,command)");
+	conftest_bad("anycast-prefix 192.0.2.53/32\nanycast-prefix 192.0.2.53/32\n",
+		     "pharos.conf:2: duplicate anycast-prefix 192.0.2.53/32");
+	conftest_bad("health-fall 0\n",
+		     "pharos.conf:1: health-fall: '0' is not a number in 1..100");
+	conftest_bad("health-interval 1h\n", "pharos.conf:1: health-interval: '1h' is not a "
+		     "duration in 50..3600000 ms (units: ms, s)");
+	conftest_bad("health-query localhost\n",
+		     "pharos.conf:1: health-query: 'localhost' is not ADDR[:PORT] ([V6]:PORT)");
+	conftest_bad("health-rise 2\nhealth-rise 3\n",
+		     "pharos.conf:2: duplicate key 'health-rise'");
+	conftest_bad("route-exabgp maybe\n",
+		     "pharos.conf:1: route-exabgp: expected yes or no, not 'maybe'");
+	conftest_bad("drain-file\n", "pharos.conf:1: missing value for 'drain-file'");
+	conftest_bad("drain-file a b\n", "pharos.conf:1: unexpected 'b' after the value of "
+		     "'drain-file'");
+	conftest_bad("anycast-prefix 192.0.2.53/32 hooks=bird\n",
+		     "pharos.conf: anycast-prefix 192.0.2.53/32: hook 'bird' is not configured");
+	conftest_bad("health-timeout 1000\n", "pharos.conf: health-timeout (1000 ms) must be "
+		     "shorter than health-interval (1000 ms)");
 }
 
 Test(acconf, addresses)

@@ -6,34 +6,17 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "conftest.h"
 #include "pharos/err.h"
+#include "unit.h"
 
 static char err[CONFIG_ERR_MAX];
 
-static struct config *parse_ok(const char *text, const char *base)
-{
-	struct config *c = NULL;
-	int rc = config_parse(text, strlen(text), "pharos.conf", base, &c, err, sizeof(err));
-
-	cr_assert_eq(rc, 0, "parse failed: %s", err);
-	cr_assert_not_null(c);
-	return c;
-}
-
-/* Parse text that must be refused with exactly this message. */
-static void parse_bad(const char *text, const char *want)
-{
-	struct config *c = NULL;
-	int rc = config_parse(text, strlen(text), "pharos.conf", NULL, &c, err, sizeof(err));
-
-	cr_assert_eq(rc, PHAROS_ECONFIG, "rc %d for:\n%s", rc, text);
-	cr_assert_null(c);
-	cr_assert_str_eq(err, want);
-}
+TestSuite(config, .init = unit_dir_make, .fini = unit_dir_remove);
 
 Test(config, full_file)
 {
-	struct config *c = parse_ok(
+	struct config *c = conftest_ok(
 		"# Pharos PoP config\n"
 		"\n"
 		"state-dir /var/lib/pharos   # images live here\n"
@@ -60,7 +43,7 @@ Test(config, full_file)
 
 Test(config, defaults_and_empty)
 {
-	struct config *c = parse_ok("", NULL);
+	struct config *c = conftest_ok("", NULL);
 
 	cr_assert_str_eq(c->state_dir, CONFIG_DEFAULT_STATE_DIR);
 	cr_assert_str_eq(c->control_socket, CONFIG_DEFAULT_CONTROL);
@@ -72,7 +55,7 @@ Test(config, defaults_and_empty)
 
 Test(config, no_final_newline_and_crlf)
 {
-	struct config *c = parse_ok("state-dir /s\r\nzone a.example file=/z", NULL);
+	struct config *c = conftest_ok("state-dir /s\r\nzone a.example file=/z", NULL);
 
 	cr_assert_str_eq(c->state_dir, "/s");
 	cr_assert_eq(c->zone_count, 1);
@@ -82,7 +65,7 @@ Test(config, no_final_newline_and_crlf)
 
 Test(config, root_zone)
 {
-	struct config *c = parse_ok("zone . file=/root.zone\n", NULL);
+	struct config *c = conftest_ok("zone . file=/root.zone\n", NULL);
 
 	cr_assert_str_eq(c->zones[0].origin, ".");
 	config_free(c);
@@ -90,8 +73,8 @@ Test(config, root_zone)
 
 Test(config, relative_paths_join_base)
 {
-	struct config *c = parse_ok("state-dir state\nzone example.com file=zones/ex.zone\n"
-				    "control-socket /abs.sock\n", "/etc/pharos");
+	struct config *c = conftest_ok("state-dir state\nzone example.com file=zones/ex.zone\n"
+				       "control-socket /abs.sock\n", "/etc/pharos");
 
 	cr_assert_str_eq(c->state_dir, "/etc/pharos/state");
 	cr_assert_str_eq(c->zones[0].file, "/etc/pharos/zones/ex.zone");
@@ -107,7 +90,7 @@ Test(config, many_zones)
 		snprintf(line, sizeof(line), "zone z%d.example file=/z/%d\n", i, i);
 		strcat(text, line);
 	}
-	struct config *c = parse_ok(text, NULL);
+	struct config *c = conftest_ok(text, NULL);
 
 	cr_assert_eq(c->zone_count, 100);
 	cr_assert_str_eq(c->zones[99].origin, "z99.example.");
@@ -117,57 +100,57 @@ Test(config, many_zones)
 
 Test(config, unknown_key_names_line)
 {
-	parse_bad("# c\nstate-dir /s\n\n\n\n\nfoo bar\n", "pharos.conf:7: unknown key 'foo'");
+	conftest_bad("# c\nstate-dir /s\n\n\n\n\nfoo bar\n", "pharos.conf:7: unknown key 'foo'");
 }
 
 Test(config, missing_value)
 {
-	parse_bad("state-dir\n", "pharos.conf:1: missing value for 'state-dir'");
-	parse_bad("\ndataplane-socket   # nothing\n",
-		  "pharos.conf:2: missing value for 'dataplane-socket'");
-	parse_bad("zone\n",
-		  "pharos.conf:1: missing value for 'zone' (expected: zone ORIGIN file=PATH)");
+	conftest_bad("state-dir\n", "pharos.conf:1: missing value for 'state-dir'");
+	conftest_bad("\ndataplane-socket   # nothing\n",
+		     "pharos.conf:2: missing value for 'dataplane-socket'");
+	conftest_bad("zone\n",
+		     "pharos.conf:1: missing value for 'zone' (expected: zone ORIGIN file=PATH)");
 }
 
 Test(config, extra_words)
 {
-	parse_bad("state-dir /a /b\n",
-		  "pharos.conf:1: unexpected '/b' after the value of 'state-dir'");
+	conftest_bad("state-dir /a /b\n",
+		     "pharos.conf:1: unexpected '/b' after the value of 'state-dir'");
 }
 
 Test(config, duplicate_key)
 {
-	parse_bad("state-dir /a\nstate-dir /b\n",
-		  "pharos.conf:2: duplicate key 'state-dir' (first set on line 1)");
+	conftest_bad("state-dir /a\nstate-dir /b\n",
+		     "pharos.conf:2: duplicate key 'state-dir' (first set on line 1)");
 }
 
 Test(config, duplicate_zone_any_case_or_dot)
 {
-	parse_bad("zone example.com file=/a\nzone EXAMPLE.com. file=/b\n",
-		  "pharos.conf:2: duplicate zone 'example.com.' (first on line 1)");
+	conftest_bad("zone example.com file=/a\nzone EXAMPLE.com. file=/b\n",
+		     "pharos.conf:2: duplicate zone 'example.com.' (first on line 1)");
 }
 
 Test(config, zone_attributes)
 {
-	parse_bad("zone example.com\n",
-		  "pharos.conf:1: zone example.com.: missing file=PATH or primary=ADDR");
-	parse_bad("zone example.com file=\n",
-		  "pharos.conf:1: zone example.com.: missing value for 'file='");
-	parse_bad("zone example.com file=/a file=/b\n",
-		  "pharos.conf:1: zone example.com.: duplicate attribute 'file'");
-	parse_bad("zone example.com file=/a master=1.2.3.4\n",
-		  "pharos.conf:1: zone example.com.: unknown attribute 'master=1.2.3.4'");
+	conftest_bad("zone example.com\n",
+		     "pharos.conf:1: zone example.com.: missing file=PATH or primary=ADDR");
+	conftest_bad("zone example.com file=\n",
+		     "pharos.conf:1: zone example.com.: missing value for 'file='");
+	conftest_bad("zone example.com file=/a file=/b\n",
+		     "pharos.conf:1: zone example.com.: duplicate attribute 'file'");
+	conftest_bad("zone example.com file=/a master=1.2.3.4\n",
+		     "pharos.conf:1: zone example.com.: unknown attribute 'master=1.2.3.4'");
 }
 
 Test(config, bad_origins)
 {
-	parse_bad("zone a..b file=/z\n", "pharos.conf:1: invalid zone origin 'a..b'");
-	parse_bad("zone a/b file=/z\n", "pharos.conf:1: invalid zone origin 'a/b'");
-	parse_bad("zone .a file=/z\n", "pharos.conf:1: invalid zone origin '.a'");
-	parse_bad("zone 0123456789012345678901234567890123456789012345678901234567890123.x "
-		  "file=/z\n",
-		  "pharos.conf:1: invalid zone origin "
-		  "'0123456789012345678901234567890123456789012345678901234567890123.x'");
+	conftest_bad("zone a..b file=/z\n", "pharos.conf:1: invalid zone origin 'a..b'");
+	conftest_bad("zone a/b file=/z\n", "pharos.conf:1: invalid zone origin 'a/b'");
+	conftest_bad("zone .a file=/z\n", "pharos.conf:1: invalid zone origin '.a'");
+	conftest_bad("zone 0123456789012345678901234567890123456789012345678901234567890123.x "
+		     "file=/z\n",
+		     "pharos.conf:1: invalid zone origin "
+		     "'0123456789012345678901234567890123456789012345678901234567890123.x'");
 }
 
 Test(config, origin_normalize)
@@ -190,7 +173,7 @@ Test(config, long_line_and_nul)
 
 	memset(text, 'a', 4999);
 	text[4999] = '\0';
-	parse_bad(text, "pharos.conf:1: line too long (more than 4096 bytes)");
+	conftest_bad(text, "pharos.conf:1: line too long (more than 4096 bytes)");
 	free(text);
 
 	struct config *c = NULL;
@@ -203,55 +186,39 @@ Test(config, long_line_and_nul)
 
 Test(config, load_file_resolves_relative_to_its_dir)
 {
-	char dir[] = "/tmp/pharos-test-config.XXXXXX", path[256], rel[256], cwd[4096];
+	char path[256], rel[256], cwd[4096];
 	struct config *c = NULL;
-	FILE *f;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/p.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("state-dir st\nzone example.com file=ex.zone\n", f);
-	fclose(f);
+	unit_file("p.conf", "state-dir st\nzone example.com file=ex.zone\n", path, sizeof(path));
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-	cr_assert_eq(chdir(dir), 0);
+	cr_assert_eq(chdir(unit_dir), 0);
 	snprintf(rel, sizeof(rel), "p.conf");
 	cr_assert_eq(config_load(rel, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(chdir(cwd), 0);
-	snprintf(path, sizeof(path), "%s/st", dir);
+	snprintf(path, sizeof(path), "%s/st", unit_dir);
 	cr_assert_str_eq(c->state_dir, path);
-	snprintf(path, sizeof(path), "%s/ex.zone", dir);
+	snprintf(path, sizeof(path), "%s/ex.zone", unit_dir);
 	cr_assert_str_eq(c->zones[0].file, path);
 	cr_assert_str_eq(c->path, "p.conf");
 	config_free(c);
-	snprintf(path, sizeof(path), "%s/p.conf", dir);
-	unlink(path);
-	rmdir(dir);
 }
 
 Test(config, load_file_errors)
 {
 	struct config *c = NULL;
-	char dir[] = "/tmp/pharos-test-config.XXXXXX", path[256];
-	FILE *f;
+	char path[256];
 
 	cr_assert_eq(config_load("/nonexistent/pharos.conf", &c, err, sizeof(err)),
 		     PHAROS_ECONFIG);
 	cr_assert_str_eq(err, "/nonexistent/pharos.conf: cannot open: No such file or directory");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/bad.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("state-dir /s\nzone a.example file=/z\nzone a.example file=/y\n", f);
-	fclose(f);
+	unit_file("bad.conf", "state-dir /s\nzone a.example file=/z\nzone a.example file=/y\n",
+		  path, sizeof(path));
 	cr_assert_eq(config_load(path, &c, err, sizeof(err)), PHAROS_ECONFIG);
 	char want[512];
 
 	snprintf(want, sizeof(want), "%s:3: duplicate zone 'a.example.' (first on line 2)", path);
 	cr_assert_str_eq(err, want);
 	cr_assert_null(c);
-	unlink(path);
-	rmdir(dir);
 }
 
 /* ---- secondary zones and TSIG keys ---- */
@@ -260,7 +227,7 @@ Test(config, load_file_errors)
 
 Test(config, secondary_zone_defaults)
 {
-	struct config *c = parse_ok("zone example.com primary=192.0.2.1\n", NULL);
+	struct config *c = conftest_ok("zone example.com primary=192.0.2.1\n", NULL);
 	const struct config_zone *z = &c->zones[0];
 
 	cr_assert(config_zone_secondary(z));
@@ -281,7 +248,7 @@ Test(config, secondary_zone_defaults)
 
 Test(config, secondary_zone_full)
 {
-	struct config *c = parse_ok(
+	struct config *c = conftest_ok(
 		"key xfr-key algorithm=hmac-sha256 secret=" KEY_B64 "\n"
 		"key Other.Key. algorithm=hmac-sha512 secret=" KEY_B64 "\n"
 		"zone example.com primary=192.0.2.1#5300 primary=2001:db8::1@53,key=other.key "
@@ -316,7 +283,7 @@ Test(config, secondary_zone_full)
 
 Test(config, notify_from_none)
 {
-	struct config *c = parse_ok("zone a.example primary=127.0.0.1 notify-from=none\n", NULL);
+	struct config *c = conftest_ok("zone a.example primary=127.0.0.1 notify-from=none\n", NULL);
 
 	cr_assert_eq(c->zones[0].notify_count, 0);
 	config_free(c);
@@ -324,47 +291,48 @@ Test(config, notify_from_none)
 
 Test(config, secondary_errors)
 {
-	parse_bad("zone a.example file=/z primary=192.0.2.1\n",
-		  "pharos.conf:1: zone a.example.: 'primary=192.0.2.1' does not go with file= "
-		  "(a zone is served from a file or transferred from primaries, not both)");
-	parse_bad("zone a.example refresh=1..2\n",
-		  "pharos.conf:1: zone a.example.: a secondary zone needs primary=ADDR");
-	parse_bad("zone a.example primary=192.0.2.300\n",
-		  "pharos.conf:1: zone a.example.: primary '192.0.2.300': not an address");
-	parse_bad("zone a.example primary=192.0.2.1#70000\n",
-		  "pharos.conf:1: zone a.example.: primary '192.0.2.1#70000': bad port");
-	parse_bad("zone a.example primary=192.0.2.1,key=nokey\n",
-		  "pharos.conf:1: zone a.example.: primary '192.0.2.1,key=nokey': unknown key "
-		  "(define it with a `key` line or key-file before the zone)");
-	parse_bad("zone a.example primary=192.0.2.1 notify-from=10.0.0.0/33\n",
-		  "pharos.conf:1: zone a.example.: notify-from '10.0.0.0/33': bad prefix length");
-	parse_bad("zone a.example primary=192.0.2.1 refresh=10..5\n",
-		  "pharos.conf:1: zone a.example.: refresh=10..5: minimum above maximum");
-	parse_bad("zone a.example primary=192.0.2.1 retry=0\n",
-		  "pharos.conf:1: zone a.example.: retry=0: expected MIN..MAX in seconds "
-		  "(units s m h d w, 1 s at least)");
-	parse_bad("zone a.example primary=192.0.2.1 max-size=1t\n",
-		  "pharos.conf:1: zone a.example.: max-size=1t: expected bytes (units k m g)");
-	parse_bad("zone a.example primary=192.0.2.1 key=k\n",
-		  "pharos.conf:1: zone a.example.: unknown key 'k' (define it with a `key` line "
-		  "or key-file before the zone)");
-	parse_bad("zone a.example primary=192.0.2.1 expire=1h expire=2h\n",
-		  "pharos.conf:1: zone a.example.: duplicate attribute 'expire'");
-	parse_bad("zone a.example primary=192.0.2.1\nzone A.example primary=192.0.2.2\n",
-		  "pharos.conf:2: duplicate zone 'a.example.' (first on line 1)");
+	conftest_bad("zone a.example file=/z primary=192.0.2.1\n",
+		     "pharos.conf:1: zone a.example.: 'primary=192.0.2.1' does not go with file= "
+		     "(a zone is served from a file or transferred from primaries, not both)");
+	conftest_bad("zone a.example refresh=1..2\n",
+		     "pharos.conf:1: zone a.example.: a secondary zone needs primary=ADDR");
+	conftest_bad("zone a.example primary=192.0.2.300\n",
+		     "pharos.conf:1: zone a.example.: primary '192.0.2.300': not an address");
+	conftest_bad("zone a.example primary=192.0.2.1#70000\n",
+		     "pharos.conf:1: zone a.example.: primary '192.0.2.1#70000': bad port");
+	conftest_bad("zone a.example primary=192.0.2.1,key=nokey\n",
+		     "pharos.conf:1: zone a.example.: primary '192.0.2.1,key=nokey': unknown key "
+		     "(define it with a `key` line or key-file before the zone)");
+	conftest_bad("zone a.example primary=192.0.2.1 notify-from=10.0.0.0/33\n",
+		     "pharos.conf:1: zone a.example.: notify-from '10.0.0.0/33': bad prefix length");
+	conftest_bad("zone a.example primary=192.0.2.1 refresh=10..5\n",
+		     "pharos.conf:1: zone a.example.: refresh=10..5: minimum above maximum");
+	conftest_bad("zone a.example primary=192.0.2.1 retry=0\n",
+		     "pharos.conf:1: zone a.example.: retry=0: expected MIN..MAX in seconds "
+		     "(units s m h d w, 1 s at least)");
+	conftest_bad("zone a.example primary=192.0.2.1 max-size=1t\n",
+		     "pharos.conf:1: zone a.example.: max-size=1t: expected bytes (units k m g)");
+	conftest_bad("zone a.example primary=192.0.2.1 key=k\n",
+		     "pharos.conf:1: zone a.example.: unknown key 'k' (define it with a `key` line "
+		     "or key-file before the zone)");
+	conftest_bad("zone a.example primary=192.0.2.1 expire=1h expire=2h\n",
+		     "pharos.conf:1: zone a.example.: duplicate attribute 'expire'");
+	conftest_bad("zone a.example primary=192.0.2.1\nzone A.example primary=192.0.2.2\n",
+		     "pharos.conf:2: duplicate zone 'a.example.' (first on line 1)");
 }
 
 Test(config, key_errors)
 {
-	parse_bad("key k algorithm=hmac-sha256\n", "pharos.conf:1: key k.: missing secret=BASE64");
-	parse_bad("key k secret=" KEY_B64 "\n", "pharos.conf:1: key k.: missing algorithm=ALG");
-	parse_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 "\n"
-		  "key K. algorithm=hmac-sha1 secret=" KEY_B64 "\n",
-		  "pharos.conf:2: duplicate key 'k.'");
-	parse_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 " colour=red\n",
-		  "pharos.conf:1: key k.: unknown attribute 'colour'");
-	parse_bad("key k algorithm=hmac-sha256 secrett=" KEY_B64 "\n",
-		  "pharos.conf:1: key k.: unknown attribute 'secrett'");
+	conftest_bad("key k algorithm=hmac-sha256\n",
+		     "pharos.conf:1: key k.: missing secret=BASE64");
+	conftest_bad("key k secret=" KEY_B64 "\n", "pharos.conf:1: key k.: missing algorithm=ALG");
+	conftest_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 "\n"
+		     "key K. algorithm=hmac-sha1 secret=" KEY_B64 "\n",
+		     "pharos.conf:2: duplicate key 'k.'");
+	conftest_bad("key k algorithm=hmac-sha256 secret=" KEY_B64 " colour=red\n",
+		     "pharos.conf:1: key k.: unknown attribute 'colour'");
+	conftest_bad("key k algorithm=hmac-sha256 secrett=" KEY_B64 "\n",
+		     "pharos.conf:1: key k.: unknown attribute 'secrett'");
 
 	struct config *c = NULL;
 	int rc = config_parse("\nkey k algorithm=rot13 secret=" KEY_B64 "\n", 40 + sizeof(KEY_B64),
@@ -377,21 +345,13 @@ Test(config, key_errors)
 
 Test(config, key_file)
 {
-	char dir[] = "/tmp/pharos-test-config.XXXXXX", path[256], conf[256];
+	char path[256], conf[256];
 	struct config *c = NULL;
-	FILE *f;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/keys.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("# keys\nkey xfr algorithm=hmac-md5 secret=" KEY_B64 "\n", f);
-	fclose(f);
-	snprintf(conf, sizeof(conf), "%s/p.conf", dir);
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
-	fputs("key-file keys.conf\nzone a.example primary=127.0.0.1,key=xfr\n", f);
-	fclose(f);
+	unit_file("keys.conf", "# keys\nkey xfr algorithm=hmac-md5 secret=" KEY_B64 "\n", path,
+		  sizeof(path));
+	unit_file("p.conf", "key-file keys.conf\nzone a.example primary=127.0.0.1,key=xfr\n", conf,
+		  sizeof(conf));
 	cr_assert_eq(config_load(conf, &c, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c->key_count, 1);
 	cr_assert_eq(c->keys[0].alg, TSIGKEY_HMAC_MD5);
@@ -399,10 +359,8 @@ Test(config, key_file)
 	config_free(c);
 
 	/* errors in the key file name the key file and its line */
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("key xfr algorithm=hmac-md5 secret=" KEY_B64 "\n\nstate-dir /x\n", f);
-	fclose(f);
+	unit_file("keys.conf", "key xfr algorithm=hmac-md5 secret=" KEY_B64 "\n\nstate-dir /x\n",
+		  path, sizeof(path));
 	cr_assert_eq(config_load(conf, &c, err, sizeof(err)), PHAROS_ECONFIG);
 	char want[1024];
 
@@ -413,6 +371,4 @@ Test(config, key_file)
 	snprintf(want, sizeof(want), "%s:1: key-file: %s: cannot open: No such file or directory",
 		 conf, path);
 	cr_assert_str_eq(err, want);
-	unlink(conf);
-	rmdir(dir);
 }

@@ -11,44 +11,17 @@
 #include "imgstore.h"
 #include "zdiff.h"
 #include "zonec.h"
+#include "unit.h"
 
-static char dir[] = "/tmp/pharos-zdiff-XXXXXX";
+TestSuite(zdiff, .init = unit_dir_make, .fini = unit_dir_remove);
 
-static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, const char *w)
-{
-	(void)ctx; (void)sev; (void)f; (void)l; (void)w;
-}
-
-static void setup(void)
-{
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(zdiff, .init = setup, .fini = teardown);
-
-/* Write text as dir/name; returns the path (static buffer per call site is fine: copied). */
+/* Write text as unit_dir/name; returns its path (malloc'd: the caller frees it). */
 static char *put_file(const char *name, const char *text)
 {
-	char *path = malloc(1024);
-	FILE *f;
-
-	snprintf(path, 1024, "%s/%s", dir, name);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
+	return unit_file(name, text, malloc(1024), 1024);
 }
 
-/* Compile zone text into an image file dir/name; returns its path. */
+/* Compile zone text into an image file unit_dir/name; returns its path. */
 static char *compile(const char *name, const char *origin, const char *text)
 {
 	char zname[256];
@@ -56,8 +29,8 @@ static char *compile(const char *name, const char *origin, const char *text)
 
 	snprintf(zname, sizeof(zname), "%s.zone", name);
 	zpath = put_file(zname, text);
-	snprintf(ipath, 1024, "%s/%s", dir, name);
-	cr_assert_eq(zonec_compile_file(zpath, origin, ipath, quiet, NULL, NULL), 0,
+	snprintf(ipath, 1024, "%s/%s", unit_dir, name);
+	cr_assert_eq(zonec_compile_file(zpath, origin, ipath, unit_quiet, NULL, NULL), 0,
 		     "compile %s", name);
 	free(zpath);
 	return ipath;
@@ -69,7 +42,7 @@ static uint8_t *build(const char *origin, const char *text, size_t *len)
 	char *zpath = put_file("expect.zone", text);
 	uint8_t *img;
 
-	cr_assert_eq(zonec_build_file(zpath, origin, quiet, NULL, &img, len, NULL), 0);
+	cr_assert_eq(zonec_build_file(zpath, origin, unit_quiet, NULL, &img, len, NULL), 0);
 	free(zpath);
 	return img;
 }
@@ -143,7 +116,7 @@ static void same_result(const char *origin, const char *base, const struct zdiff
 		same_image(out->img, out->len, exp, len);
 		return;
 	}
-	snprintf(dpath, sizeof(dpath), "%s/result.delta", dir);
+	snprintf(dpath, sizeof(dpath), "%s/result.delta", unit_dir);
 	cr_assert_eq(zonec_write_file(dpath, out->img, out->len), 0);
 	cr_assert_eq(zdiff_compact(origin, base, dpath, &full), 0, "%s", full.err);
 	cr_assert_eq(full.is_delta, 0);
@@ -360,12 +333,12 @@ Test(zdiff, compact_of_a_base_alone_is_the_same_zone)
 	free(base);
 }
 
-/* Write a result to dir/name; returns the path. */
+/* Write a result to unit_dir/name; returns the path. */
 static char *save(const char *name, const struct zdiff_out *out)
 {
 	char *path = malloc(1024);
 
-	snprintf(path, 1024, "%s/%s", dir, name);
+	snprintf(path, 1024, "%s/%s", unit_dir, name);
 	cr_assert_eq(zonec_write_file(path, out->img, out->len), 0);
 	return path;
 }
@@ -395,15 +368,15 @@ Test(zdiff, unsigned_zone_gives_deltas_that_accumulate)
 	/* the state dir: the newest delta of this base, pruning keeps the served one */
 	char path[1024], want[1024];
 	uint32_t serial = 0;
-	cr_assert_eq(imgstore_delta_path(dir, "example.com.", 3, want, sizeof(want)), 0);
+	cr_assert_eq(imgstore_delta_path(unit_dir, "example.com.", 3, want, sizeof(want)), 0);
 	cr_assert_str_eq(want, delta2);
-	cr_assert_eq(imgstore_newest_delta(dir, "example.com.", base, path, sizeof(path),
+	cr_assert_eq(imgstore_newest_delta(unit_dir, "example.com.", base, path, sizeof(path),
 					   &serial), 0);
 	cr_assert_str_eq(path, delta2);
 	cr_assert_eq(serial, 3);
-	cr_assert_eq(imgstore_newest_delta(dir, "example.com.", delta1, path, sizeof(path),
+	cr_assert_eq(imgstore_newest_delta(unit_dir, "example.com.", delta1, path, sizeof(path),
 					   &serial), PHAROS_ENOTFOUND);
-	cr_assert_eq(imgstore_prune_deltas(dir, "example.com.", delta2), 1);
+	cr_assert_eq(imgstore_prune_deltas(unit_dir, "example.com.", delta2), 1);
 	cr_assert_neq(access(delta1, F_OK), 0);
 	cr_assert_eq(access(delta2, F_OK), 0);
 	cr_assert_eq(zdiff_compact("example.com.", base, delta2, &o3), 0, "%s", o3.err);

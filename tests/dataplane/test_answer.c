@@ -8,13 +8,9 @@
 #include "img.h"
 #include "snapshot.h"
 #include "answer.h"
+#include "unit.h"
 
 static struct snapshot *snap;
-
-static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, const char *w)
-{
-	(void)ctx; (void)sev; (void)f; (void)l; (void)w;
-}
 
 static void setup(void)
 {
@@ -25,7 +21,7 @@ static void setup(void)
 	char err[256];
 
 	snprintf(path, sizeof(path), "%s/answer.zone", getenv("PHAROS_TESTDATA"));
-	cr_assert_eq(zonec_build_file(path, "example.com.", quiet, NULL, &buf, &len, NULL), 0);
+	cr_assert_eq(zonec_build_file(path, "example.com.", unit_quiet, NULL, &buf, &len, NULL), 0);
 	cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 	struct snap_zone *z = snap_zone_new(img, "answer.zone");
 	cr_assert_not_null(z);

@@ -20,31 +20,12 @@
 #include "snapshot.h"
 #include "zdiff.h"
 #include "zonec.h"
+#include "unit.h"
 
 #define ORIGIN		"example.com."
 #define MAX_RRS		512
 
-static char dir[] = "/tmp/pharos-delta-XXXXXX";
-
-static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, const char *w)
-{
-	(void)ctx; (void)sev; (void)f; (void)l; (void)w;
-}
-
-static void setup(void)
-{
-	cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(delta, .init = setup, .fini = teardown);
+TestSuite(delta, .init = unit_dir_make, .fini = unit_dir_remove);
 
 /*
  * Owner names the random diffs draw from (relative to the origin): deep names that make
@@ -353,15 +334,10 @@ static struct img *full_of(const struct model *m)
 	size_t len;
 	struct img *img;
 	char err[512];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/want.zone", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
+	unit_file("want.zone", text, path, sizeof(path));
 	free(text);
-	cr_assert_eq(zonec_build_file(path, g_origin, quiet, NULL, &buf, &len, NULL), 0);
+	cr_assert_eq(zonec_build_file(path, g_origin, unit_quiet, NULL, &buf, &len, NULL), 0);
 	cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 	return img;
 }
@@ -390,16 +366,12 @@ static void run_series(unsigned seed, unsigned steps, unsigned compact_every)
 
 	srand(seed);
 	g_init(&cur);
-	snprintf(base, sizeof(base), "%s/base.img", dir);
+	snprintf(base, sizeof(base), "%s/base.img", unit_dir);
 	{
 		char *text = model_text(&cur), zpath[600];
-		FILE *f;
-		snprintf(zpath, sizeof(zpath), "%s/start.zone", dir);
-		f = fopen(zpath, "w");
-		fputs(text, f);
-		fclose(f);
+		unit_file("start.zone", text, zpath, sizeof(zpath));
 		free(text);
-		cr_assert_eq(zonec_compile_file(zpath, g_origin, base, quiet, NULL, NULL), 0);
+		cr_assert_eq(zonec_compile_file(zpath, g_origin, base, unit_quiet, NULL, NULL), 0);
 	}
 	for (unsigned step = 1; step <= steps; step++) {
 		struct xfr_diff d[2];
@@ -427,12 +399,12 @@ static void run_series(unsigned seed, unsigned steps, unsigned compact_every)
 		cr_assert_eq(out.serial, next.serial);
 		struct img *bi, *di = NULL, *fi = full_of(&next);
 		if (out.is_delta) {
-			snprintf(delta, sizeof(delta), "%s/zone.%u.delta", dir, next.serial);
+			snprintf(delta, sizeof(delta), "%s/zone.%u.delta", unit_dir, next.serial);
 			write_out(delta, &out);
 			have_delta = 1;
 			deltas++;
 		} else {	/* a full image: the new base */
-			snprintf(base, sizeof(base), "%s/zone.%u.img", dir, next.serial);
+			snprintf(base, sizeof(base), "%s/zone.%u.img", unit_dir, next.serial);
 			write_out(base, &out);
 			have_delta = 0;
 		}
@@ -449,7 +421,7 @@ static void run_series(unsigned seed, unsigned steps, unsigned compact_every)
 			cr_assert_eq(zdiff_compact(g_origin, base, delta, &out), 0, "%s", out.err);
 			cr_assert_eq(out.is_delta, 0);
 			cr_assert_eq(out.serial, next.serial);
-			snprintf(base, sizeof(base), "%s/zone.%u.img", dir, next.serial);
+			snprintf(base, sizeof(base), "%s/zone.%u.img", unit_dir, next.serial);
 			write_out(base, &out);
 			free(out.img);
 			have_delta = 0;
@@ -492,17 +464,13 @@ static void small_delta(char *base, size_t cap, uint8_t **delta, size_t *len)
 	struct zdiff_out out;
 	char zpath[600];
 	char *text;
-	FILE *f;
 
 	model_init(&m);
-	snprintf(zpath, sizeof(zpath), "%s/small.zone", dir);
-	snprintf(base, cap, "%s/small.img", dir);
+	snprintf(base, cap, "%s/small.img", unit_dir);
 	text = model_text(&m);
-	f = fopen(zpath, "w");
-	fputs(text, f);
-	fclose(f);
+	unit_file("small.zone", text, zpath, sizeof(zpath));
 	free(text);
-	cr_assert_eq(zonec_compile_file(zpath, ORIGIN, base, quiet, NULL, NULL), 0);
+	cr_assert_eq(zonec_compile_file(zpath, ORIGIN, base, unit_quiet, NULL, NULL), 0);
 	model_copy(&n, &m);
 	model_del(&n, 6);	/* www A: gone */
 	model_add(&n, "x.sub." ORIGIN " 3600 IN TXT \"glue\"");
@@ -825,19 +793,15 @@ Test(delta, any_damaged_byte_of_a_signed_delta_refused_or_harmless)
 	static struct model m, n;	/* n.n = 0: model_free(&n) before the first copy */
 	struct zdiff_out out;
 	char zpath[600], base[600];
-	FILE *f;
 
 	g_file = "rfc5155-appendix-a.zone";
 	g_origin = "example.";
 	signed_init(&m);
-	snprintf(zpath, sizeof(zpath), "%s/signed.zone", dir);
-	snprintf(base, sizeof(base), "%s/signed.img", dir);
+	snprintf(base, sizeof(base), "%s/signed.img", unit_dir);
 	char *text = model_text(&m);
-	f = fopen(zpath, "w");
-	fputs(text, f);
-	fclose(f);
+	unit_file("signed.zone", text, zpath, sizeof(zpath));
 	free(text);
-	cr_assert_eq(zonec_compile_file(zpath, g_origin, base, quiet, NULL, NULL), 0);
+	cr_assert_eq(zonec_compile_file(zpath, g_origin, base, unit_quiet, NULL, NULL), 0);
 	srand(5);
 	do {	/* until a few records changed and the result is a delta */
 		model_free(&n);

@@ -31,6 +31,7 @@
 #include "img.h"
 #include "snapshot.h"
 #include "answer.h"
+#include "unit.h"
 
 enum section { SECTION_ANSWER, SECTION_AUTHORITY, SECTION_ADDITIONAL };
 static const char *const section_name[] = { "answer", "authority", "additional" };
@@ -47,11 +48,6 @@ static char cur_query[300];	/* "name TYPE" of the query being checked, for messa
 
 /* ----- setup: compile the zone, open the image, one-zone snapshot ----- */
 
-static void quiet(void *ctx, enum zonec_severity sev, const char *f, int l, const char *w)
-{
-	(void)ctx; (void)sev; (void)f; (void)l; (void)w;
-}
-
 static void load(const char *file)
 {
 	char path[512];
@@ -65,8 +61,8 @@ static void load(const char *file)
 
 	snprintf(path, sizeof(path), "%s/%s", getenv("PHAROS_TESTDATA"), file);
 	if (!getenv("PHAROS_DNSSEC_SERVER")) {	/* else another server answers (ask_server) */
-		cr_assert_eq(zonec_build_file(path, "example.", quiet, NULL, &buf, &len, NULL), 0,
-			     "%s compiles", file);
+		cr_assert_eq(zonec_build_file(path, "example.", unit_quiet, NULL, &buf, &len,
+					      NULL), 0, "%s compiles", file);
 		cr_assert_eq(img_open_mem(buf, len, 1, &img, err, sizeof(err)), 0, "%s", err);
 		struct snap_zone *z = snap_zone_new(img, file);
 		cr_assert_not_null(z);

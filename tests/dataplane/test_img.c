@@ -10,6 +10,7 @@
 #include "img.h"
 #include "nsec3.h"
 #include "zonec.h"
+#include "unit.h"
 
 struct zone_case {
 	const char *file, *origin;
@@ -33,18 +34,12 @@ static const char *data_path(const char *name)
 	return path;
 }
 
-static void quiet(void *ctx, enum zonec_severity sev, const char *file, int line,
-		  const char *what)
-{
-	(void)ctx, (void)sev, (void)file, (void)line, (void)what;
-}
-
 /* Compile a test zone to image bytes (malloc'd). */
 static uint8_t *build(const struct zone_case *zc, size_t *len)
 {
 	uint8_t *buf = NULL;
 
-	cr_assert_eq(zonec_build_file(data_path(zc->file), zc->origin, quiet, NULL, &buf, len,
+	cr_assert_eq(zonec_build_file(data_path(zc->file), zc->origin, unit_quiet, NULL, &buf, len,
 				      NULL), 0, "%s", zc->file);
 	return buf;
 }

@@ -9,24 +9,9 @@
 #include "img.h"
 #include "snapshot.h"
 #include "zonec.h"
+#include "unit.h"
 
-static char tmpdir[64];
-
-static void setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_snapshot.XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir));
-}
-
-static void teardown(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(snapshot, .init = setup, .fini = teardown);
+TestSuite(snapshot, .init = unit_dir_make, .fini = unit_dir_remove);
 
 /* A small zone with this origin and serial, compiled by zonec, opened from memory. */
 static struct snap_zone *zone(const char *origin, uint32_t serial)
@@ -38,7 +23,7 @@ static struct snap_zone *zone(const char *origin, uint32_t serial)
 	char err[256];
 	FILE *f;
 
-	snprintf(file, sizeof(file), "%s/%s%u.zone", tmpdir, origin, serial);
+	snprintf(file, sizeof(file), "%s/%s%u.zone", unit_dir, origin, serial);
 	f = fopen(file, "w");
 	cr_assert_not_null(f);
 	fprintf(f, "$ORIGIN %s\n$TTL 3600\n"

@@ -38,30 +38,6 @@ zone_nsec3=$here/../data/rfc5155-appendix-a.zone
 ref1=5301 ref2=5302	# knotd: run nsec, run nsec3
 peer1=5311 peer2=5312	# the peer: run nsec, run nsec3
 
-
-# Start a knotd on PORT serving ORIGIN=FILE...; returns once it answers for every zone.
-# Sets BG_PID. Args: NAME PORT ORIGIN=FILE...
-start_knot() {
-	local name=$1 port=$2 z pid
-	knot_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
-	knot_start "$name" "$T/$name.conf" "$T/$name.log"
-	pid=$BG_PID
-	for z in "${@:3}"; do
-		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
-	done
-	BG_PID=$pid
-}
-
-# The same with NSD. Args: NAME PORT ORIGIN=FILE...
-start_nsd() {
-	local name=$1 port=$2 z
-	nsd_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
-	bg_start "$name" "$T/$name.out" nsd -d -c "$T/$name.conf"
-	for z in "${@:3}"; do
-		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
-	done
-}
-
 differential() {	# differential PEER_NAME [differential.py options...]
 	local name=$1
 	shift
@@ -74,17 +50,17 @@ differential() {	# differential PEER_NAME [differential.py options...]
 }
 
 start_refs() {
-	start_knot knot-nsec "$ref1" "diff.test.=$zone_diff" "example.=$zone_nsec"
-	start_knot knot-nsec3 "$ref2" "example.=$zone_nsec3"
+	knot_serve knot-nsec "$ref1" "diff.test.=$zone_diff" "example.=$zone_nsec"
+	knot_serve knot-nsec3 "$ref2" "example.=$zone_nsec3"
 	log "$(knotd --version | head -n1) answering on 127.0.0.1:$ref1 and :$ref2"
 }
 
 # A second pair of knotd on the peer ports, serving FILE_DIFF and FILE_NSEC3 (PIDs in
 # $knot_peers).
 start_knot_peers() {
-	start_knot knot2-nsec "$peer1" "diff.test.=$1" "example.=$zone_nsec"
+	knot_serve knot2-nsec "$peer1" "diff.test.=$1" "example.=$zone_nsec"
 	knot_peers=$BG_PID
-	start_knot knot2-nsec3 "$peer2" "example.=$2"
+	knot_serve knot2-nsec3 "$peer2" "example.=$2"
 	knot_peers="$knot_peers $BG_PID"
 }
 
@@ -154,8 +130,8 @@ pharos)
 	;;
 nsd)
 	need nsd
-	start_nsd nsd-nsec "$peer1" "diff.test.=$zone_diff" "example.=$zone_nsec"
-	start_nsd nsd-nsec3 "$peer2" "example.=$zone_nsec3"
+	nsd_serve nsd-nsec "$peer1" "diff.test.=$zone_diff" "example.=$zone_nsec"
+	nsd_serve nsd-nsec3 "$peer2" "example.=$zone_nsec3"
 	log "$(nsd -v 2>&1 | head -n1) answering on 127.0.0.1:$peer1 and :$peer2"
 	report=${DIFF_REPORT:-${TMPDIR:-/tmp}/knot-vs-nsd.md}
 	rc=0

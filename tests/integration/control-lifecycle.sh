@@ -39,17 +39,6 @@ s3=2026010103
 s_two=7
 wait_s=20	# bound on every "until" below; what is awaited takes well under a second
 
-make_zone() {	# ORIGIN SERIAL
-	cat <<-EOF
-	\$ORIGIN $1
-	\$TTL 300
-	@	IN SOA	ns1 hostmaster $2 7200 3600 1209600 300
-	@	IN NS	ns1
-	ns1	IN A	192.0.2.53
-	www	IN A	192.0.2.80
-	EOF
-}
-
 # Replace a file atomically (a new inode: the change is seen whatever the mtime).
 put() {	# FILE (content on stdin)
 	cat >"$1.new"
@@ -70,20 +59,7 @@ write_conf() {	# ORIGIN... (the zones of the config)
 	} | put "$T/pharos.conf"
 }
 
-# Each start logs to its own numbered file (dp.1.log, ctl.2.log...): a failure shows them all.
-starts=0
-start_dataplane() {
-	starts=$((starts + 1))
-	bg_start pharos-dataplane "$T/dp.$starts.log" "$PHAROS_DATAPLANE" \
-		--listen "127.0.0.1:$port" --socket "$T/dp.sock" --workers 2
-	dp_pid=$BG_PID
-}
-
-start_control() {
-	starts=$((starts + 1))
-	bg_start pharos-control "$T/ctl.$starts.log" "$PHAROS_CONTROL" -c "$T/pharos.conf" -f
-	ctl_pid=$BG_PID
-}
+start_dataplane() { dataplane_start "$port" --workers 2; }
 
 ctl() { "$PHAROSCTL" -s "$T/ctl.sock" "$@"; }
 ro() { "$PHAROSCTL" -s "$T/ro.sock" "$@"; }
@@ -168,11 +144,11 @@ stat_at_least() {	# KEY MIN
 
 # --- 1. start with two zones --------------------------------------------------------------
 mkdir -p "$T/state"
-make_zone "$one" "$s1" | put "$T/one.test.zone"
-make_zone "$two" "$s_two" | put "$T/two.test.zone"
+zone_text "$one" "$s1" | put "$T/one.test.zone"
+zone_text "$two" "$s_two" | put "$T/two.test.zone"
 write_conf "$one" "$two"
 start_dataplane
-start_control
+control_start
 until_ok "both zones loaded at start" status_is "dataplane connected 3
 $one loaded $s1
 $two loaded $s_two"
@@ -233,7 +209,7 @@ for b, a in zip(before, after):
 log "stats: rx $rx0 -> $rx1 after $((n + m)) queries, noerror +$n, refused +$m"
 
 # --- 4. reload: a new serial, then nothing changed -------------------------------------------
-make_zone "$one" "$s2" | put "$T/one.test.zone"
+zone_text "$one" "$s2" | put "$T/one.test.zone"
 out=$(ctl reload) || fail "reload of a bumped serial failed: $out"
 printf '%s\n' "$out" | sed 's/^/    /'
 [ "$out" = "reload: ok
@@ -266,7 +242,7 @@ expect_serial "$one" "$s2" "after the refused reload"
 printf '%s\n' "$good" | put "$T/one.test.zone"
 
 # --- 6. read-only socket --------------------------------------------------------------------------
-make_zone "$one" "$s3" | put "$T/one.test.zone"	# waiting for an admin reload
+zone_text "$one" "$s3" | put "$T/one.test.zone"	# waiting for an admin reload
 out=$(ro status) || fail "status on the read-only socket failed"
 grep -q "^$one loaded serial=$s2 " <<<"$out" || fail "read-only status does not show $one"
 ro zones >/dev/null || fail "zones on the read-only socket failed"
@@ -304,7 +280,7 @@ for ((i = 0; i < 10; i++)); do
 	expect_serial "$two" "$s_two" "pharos-control stopped"
 done
 log "the dataplane keeps answering without pharos-control"
-start_control
+control_start
 until_ok "pharos-control restarted: both zones loaded" status_is "dataplane connected 3
 $one loaded $s3
 $two loaded $s_two"

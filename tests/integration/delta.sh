@@ -41,13 +41,8 @@ x.sub.$zone 300 IN A 192.0.2.90
 EOF
 "$PHAROS_ZONE" compile "$T/base.zone" --origin "$zone" -o "$S/delta.test.1.img" >/dev/null
 
-starts=0
 start_dataplane() {
-	starts=$((starts + 1))
-	dp_log=$T/dp.$starts.log
-	bg_start pharos-dataplane "$dp_log" "$PHAROS_DATAPLANE" \
-		--listen "127.0.0.1:$port" --socket "$T/dp.sock" --state-dir "$S"
-	dp_pid=$BG_PID
+	dataplane_start "$port" --state-dir "$S"
 	wait_dns 127.0.0.1 "$port" "$zone" SOA "$wait_s" || fail "pharos-dataplane does not answer"
 }
 

@@ -31,17 +31,13 @@ compare() {	# compare knotd with the server on port $1 named $2
 		--server "knot=127.0.0.1:5301" --server "$2=127.0.0.1:$1" "${@:3}"
 }
 
-knot_conf "$T/knot1.conf" "$T/knot1" 127.0.0.1 5301 "$origin=$zone"
-knot_start knotd "$T/knot1.conf" "$T/knot1.log"
+knot_serve knotd 5301 "$origin=$zone"
 knot_pid=$BG_PID
-wait_dns 127.0.0.1 5301 "$origin" SOA 20 || fail "knotd does not answer on 127.0.0.1:5301"
 log "knotd $(knotd --version | head -n1) answering on 127.0.0.1:5301 (pid $knot_pid)"
 
 # A second knotd on port 5302 serving FILE (for the self-tests).
 second_knot() {
-	knot_conf "$T/knot2.conf" "$T/knot2" 127.0.0.1 5302 "$origin=$1"
-	knot_start knotd-2 "$T/knot2.conf" "$T/knot2.log"
-	wait_dns 127.0.0.1 5302 "$origin" SOA 20 || fail "second knotd does not answer"
+	knot_serve knotd-2 5302 "$origin=$1"
 	echo "$BG_PID"
 }
 
@@ -91,9 +87,7 @@ selftest)
 	;;
 nsd)
 	need nsd
-	nsd_conf "$T/nsd.conf" "$T/nsd" 127.0.0.1 5303 "$origin=$zone"
-	bg_start nsd "$T/nsd.out" nsd -d -c "$T/nsd.conf"
-	wait_dns 127.0.0.1 5303 "$origin" SOA 20 || fail "nsd does not answer"
+	nsd_serve nsd 5303 "$origin=$zone"
 	compare 5303 nsd -v || true
 	;;
 *) fail "unknown peer '$peer' (pharos, knot, mutated, selftest, nsd)" ;;

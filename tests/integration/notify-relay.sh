@@ -35,30 +35,16 @@ sock=$T/dp.sock
 client() { "$PY" "$here/../lib/notifyclient.py" "$@"; }
 peer() { "$IPC_PEER" "$sock" "$@"; }
 
-make_zone() {	# ORIGIN SERIAL
-	cat <<-EOF
-	\$ORIGIN $1
-	\$TTL 300
-	@	IN SOA	ns1 hostmaster $2 7200 3600 1209600 300
-	@	IN NS	ns1
-	ns1	IN A	192.0.2.53
-	EOF
-}
 mkdir -p "$T/state"
 for z in one two; do
-	make_zone "$z.test." 7 >"$T/$z.zone"
+	zone_text "$z.test." 7 >"$T/$z.zone"
 	"$PHAROS_ZONE" compile "$T/$z.zone" --origin "$z.test." -o "$T/state/$z.test.7.img" \
 		>/dev/null || fail "cannot compile $z.test."
 done
 
-starts=0
 start_dataplane() {
-	starts=$((starts + 1))
-	dp_log=$T/dp.$starts.log
-	bg_start pharos-dataplane "$dp_log" "$PHAROS_DATAPLANE" --listen "127.0.0.1:$p1" \
-		--listen "0.0.0.0:$p2" --listen "[::]:$p3" --workers 2 --socket "$sock" \
+	dataplane_start "$p1" --listen "0.0.0.0:$p2" --listen "[::]:$p3" --workers 2 \
 		--state-dir "$T/state"
-	dp_pid=$BG_PID
 	wait_dns 127.0.0.1 "$p1" two.test. SOA 20
 }
 
@@ -166,12 +152,12 @@ log "expired zone: SERVFAIL + EDE 24, flag in status, kept across a load, un-exp
 # dataplane (unloaded first), and one it serves (not expired)
 out=$(peer unload one.test.) || fail "unload refused: $out"
 out=$(peer load one.test. "$T/state/one.test.7.img" expired) || fail "load expired refused: $out"
-[ "$out" = "ok: loaded one.test. serial 7 (2 names), expired" ] || fail "load expired said: $out"
+[ "$out" = "ok: loaded one.test. serial 7 (3 names), expired" ] || fail "load expired said: $out"
 client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode SERVFAIL --ede 24
 peer status | grep -qx "zone one.test. serial 7 flags 1 expired" || fail "status: $(peer status)"
 out=$(peer expire one.test. 0) || fail "un-expire refused: $out"
 out=$(peer load one.test. "$T/state/one.test.7.img" expired) || fail "load expired refused: $out"
-[ "$out" = "ok: loaded one.test. serial 7 (2 names), replaced serial 7, expired" ] ||
+[ "$out" = "ok: loaded one.test. serial 7 (3 names), replaced serial 7, expired" ] ||
 	fail "load expired said: $out"
 client query --server 127.0.0.1 --port "$p1" --name one.test. --rcode SERVFAIL --ede 24
 out=$(peer expire one.test. 0) || fail "un-expire refused: $out"

@@ -28,35 +28,9 @@ s2=2026010102
 s3=2026010103
 wait_s=20	# bound on every wait below; what is awaited takes well under a second
 
-make_zone() {	# SERIAL
-	cat <<-EOF
-	\$ORIGIN $zone
-	\$TTL 300
-	@	IN SOA	ns1 hostmaster $1 7200 3600 1209600 300
-	@	IN NS	ns1
-	ns1	IN A	192.0.2.53
-	www	IN A	192.0.2.80
-	EOF
-}
-
 put() {	# FILE (content on stdin), replaced atomically
 	cat >"$1.new"
 	mv -f "$1.new" "$1"
-}
-
-starts=0
-start_dataplane() {	# extra arguments (--state-dir DIR)
-	starts=$((starts + 1))
-	dp_log=$T/dp.$starts.log
-	bg_start pharos-dataplane "$dp_log" "$PHAROS_DATAPLANE" \
-		--listen "127.0.0.1:$port" --socket "$T/dp.sock" "$@"
-	dp_pid=$BG_PID
-}
-
-start_control() {
-	starts=$((starts + 1))
-	bg_start pharos-control "$T/ctl.$starts.log" "$PHAROS_CONTROL" -c "$T/pharos.conf" -f
-	ctl_pid=$BG_PID
 }
 
 ctl() { "$PHAROSCTL" -s "$T/ctl.sock" "$@"; }
@@ -95,17 +69,17 @@ until_serial() {	# SERIAL WHAT
 
 # --- 1. two images in the state dir --------------------------------------------------------
 mkdir -p "$T/state"
-make_zone "$s1" | put "$T/one.test.zone"
+zone_text "$zone" "$s1" | put "$T/one.test.zone"
 {
 	echo "state-dir $T/state"
 	echo "control-socket $T/ctl.sock"
 	echo "dataplane-socket $T/dp.sock"
 	echo "zone $zone file=one.test.zone"
 } | put "$T/pharos.conf"
-start_dataplane
-start_control
+dataplane_start "$port"
+control_start
 until_serial "$s1" "first start"
-make_zone "$s2" | put "$T/one.test.zone"
+zone_text "$zone" "$s2" | put "$T/one.test.zone"
 out=$(ctl reload) || fail "reload of serial $s2 failed: $out"
 expect_serial "$s2" "after the reload"
 stop_clean pharos-control "$ctl_pid"
@@ -120,7 +94,7 @@ log "two images persisted: $(cd "$T/state" && echo *.img)"
 # --- 2. the dataplane alone serves the newest image at once -----------------------------------
 # The older image gets the newer mtime: the serial must decide, not the file's age.
 touch -d '+1 minute' "$old"
-start_dataplane --state-dir "$T/state"
+dataplane_start "$port" --state-dir "$T/state"
 got=$(first_answer)
 [ "$got" = "NOERROR $s2" ] || fail "first answer from the state dir: '$got', expected NOERROR $s2"
 grep -qx "pharos-dataplane: serving $zone serial $s2 (3 names) from the state dir: $new" \
@@ -138,7 +112,7 @@ byte=$(od -An -tu1 -j "$off" -N1 "$new" | tr -d ' ')
 printf '%b' "$(printf '\\%03o' $((byte ^ 0xff)))" |
 	dd of="$new" bs=1 seek="$off" count=1 conv=notrunc status=none
 cmp -s "$new" "$T/newest.img.before" && fail "corruption did nothing"
-start_dataplane --state-dir "$T/state"
+dataplane_start "$port" --state-dir "$T/state"
 got=$(first_answer)
 [ "$got" = "NOERROR $s1" ] || fail "first answer with a corrupt newest image: '$got', expected NOERROR $s1"
 grep -q "^pharos-dataplane: state dir: refused image .*$new.*checksum" "$dp_log" ||
@@ -149,8 +123,8 @@ sed -n '/state dir/s/^/    /p' "$dp_log"
 log "a corrupt newest image is refused and logged; serial $s1 is served"
 
 # --- 4. pharos-control's LOAD replaces the image from disk ---------------------------------------
-make_zone "$s3" | put "$T/one.test.zone"
-start_control
+zone_text "$zone" "$s3" | put "$T/one.test.zone"
+control_start
 until_serial "$s3" "pharos-control started"
 grep -q "loaded $zone serial $s3 .*replaced serial $s1" "$dp_log" ||
 	fail "the dataplane did not log serial $s3 replacing $s1"

@@ -24,23 +24,7 @@ tmpdir_make swap
 
 # A zone whose serial shows both in the SOA and in a TXT record, plus some bulk so that a
 # reload has real work to do.
-make_zone() {
-	local serial=$1 i
-	cat <<-EOF
-	\$ORIGIN $origin
-	\$TTL 300
-	@	IN SOA	ns1 hostmaster $serial 7200 3600 1209600 300
-	@	IN NS	ns1
-	ns1	IN A	192.0.2.53
-	serial	IN TXT	"serial=$serial"
-	EOF
-	for ((i = 0; i < 2000; i++)); do
-		printf 'host%d\tIN A\t198.18.%d.%d\n' "$i" $((i / 250)) $((i % 250 + 1))
-	done
-}
-make_zone "$s1" >"$T/zone.$s1"
-make_zone "$s2" >"$T/zone.$s2"
-cp "$T/zone.$s1" "$T/swap.zone"
+swap_zones "$origin" "$s1" "$s2" "$T/swap.zone"
 
 case $peer in
 pharos)
@@ -62,21 +46,8 @@ wait_dns 127.0.0.1 "$port" "$origin" SOA 30 || fail "$peer does not answer on po
 [ "$(soa_serial 127.0.0.1 "$port" "$origin")" = "$s1" ] || fail "first serial not served"
 
 swap_client_start "127.0.0.1:$port" "$origin" "$s1" "$s2"
-client_pid=$SWAP_PID
-
-start=$SECONDS
-for ((i = 1; i <= reloads; i++)); do
-	if ((i % 2)); then serial=$s2; else serial=$s1; fi
-	cp "$T/zone.$serial" "$T/swap.zone.new"
-	mv -f "$T/swap.zone.new" "$T/swap.zone"
-	if ! out=$(reload 2>&1); then
-		fail "reload $i failed: $out"
-	fi
-	got=$(soa_serial 127.0.0.1 "$port" "$origin")
-	[ "$got" = "$serial" ] || fail "after reload $i returned, serial '$got' is served, not $serial"
-	bg_alive "$client_pid" || break
-done
-log "$reloads reloads in $((SECONDS - start)) s"
+served() { soa_serial 127.0.0.1 "$port" "$origin"; }
+swap_reloads "$reloads" "$T/swap.zone" "$s1" "$s2" reload served
 swap_client_finish || fail "the client saw lost or wrong answers"
 
 if [ "$peer" = pharos ]; then

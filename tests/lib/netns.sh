@@ -12,8 +12,15 @@
 #   wait_dns HOST PORT NAME TYPE SECS   wait until the server answers NOERROR
 #   swap_client_start SERVER ORIGIN S1 S2 [PREFIX...] / swap_client_finish
 #                         queries under zone swaps: every answer one of two serials
+#   swap_zones ORIGIN S1 S2 FILE [RECORD...] / swap_reloads N FILE S1 S2 RELOAD SERIAL
+#                         the two zone versions, and N reloads alternating between them
 #   need CMD...           skip the test (exit 77) when a command is truly absent
 #   fail MSG / skip MSG / log MSG
+#   zone_text ORIGIN SERIAL [LINE...]   a small zone file on stdout
+#   knot_serve NAME PORT ORIGIN=FILE... / nsd_serve (the same args)   knotd / NSD on
+#                         127.0.0.1:PORT, once it serves every zone
+#   dataplane_start PORT [ARGS...] / control_start   pharos-dataplane on 127.0.0.1:PORT and
+#                         pharos-control, both on the sockets in $T; PIDs in dp_pid, ctl_pid
 #
 # Every process started with bg_start, and every process it started in turn (its tree, by
 # PID), is stopped when the script exits, whatever the reason; nothing is ever stopped by
@@ -138,6 +145,44 @@ swap_client_finish() {
 	bg_wait "$SWAP_PID" 30 || rc=$?
 	cat "$T/swap-client.log"
 	[ "$rc" -eq 0 ] && grep -q ' 0 lost, 0 wrong' "$T/swap-client.log"
+}
+
+#   swap_zones ORIGIN S1 S2 FILE [LINE...]
+# writes the two versions of the swap zone, $T/zone.S1 and $T/zone.S2: zone_text's records
+# (www A 192.0.2.80 among them), the serial in the SOA and in a TXT record (serial.ORIGIN),
+# each LINE, and 2000 A records of bulk so that a reload has real work to do; FILE starts
+# as S1's.
+swap_zones() {
+	local origin=$1 s1=$2 s2=$3 file=$4 serial i
+	shift 4
+	for serial in "$s1" "$s2"; do
+		{
+			zone_text "$origin" "$serial" "serial	IN TXT	\"serial=$serial\"" "$@"
+			for ((i = 0; i < 2000; i++)); do
+				printf 'host%d\tIN A\t198.18.%d.%d\n' "$i" $((i / 250)) $((i % 250 + 1))
+			done
+		} >"$T/zone.$serial"
+	done
+	cp "$T/zone.$s1" "$file"
+}
+
+#   swap_reloads N FILE S1 S2 RELOAD SERIAL
+# N times: FILE becomes the other version (S2 first; new file renamed into place), the
+# command RELOAD reloads it (the test fails when it fails), and the command SERIAL, which
+# prints the serial served, must print the new one at once. Stops early when the swap
+# client (SWAP_PID) has died; swap_client_finish then says why.
+swap_reloads() {
+	local n=$1 file=$2 s1=$3 s2=$4 reload=$5 served=$6 i serial out got start=$SECONDS
+	for ((i = 1; i <= n; i++)); do
+		if ((i % 2)); then serial=$s2; else serial=$s1; fi
+		cp "$T/zone.$serial" "$file.new"
+		mv -f "$file.new" "$file"
+		out=$("$reload" 2>&1) || fail "reload $i failed: $out"
+		got=$("$served")
+		[ "$got" = "$serial" ] || fail "after reload $i returned, serial '$got' is served, not $serial"
+		bg_alive "$SWAP_PID" || break
+	done
+	log "$n reloads in $((SECONDS - start)) s"
 }
 
 # Stop one started process: SIGTERM, wait, SIGKILL. Returns the process's exit status
@@ -326,6 +371,17 @@ knot_start() {
 	bg_start "$1" "$3" knotd -c "$2"
 }
 
+# knot_conf and knot_start on 127.0.0.1:PORT (config and data in $T/NAME, log $T/NAME.log);
+# returns once knotd answers the SOA of every zone; sets BG_PID. Args: NAME PORT ORIGIN=FILE...
+knot_serve() {
+	local name=$1 port=$2 z
+	knot_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
+	knot_start "$name" "$T/$name.conf" "$T/$name.log"
+	for z in "${@:3}"; do
+		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
+	done
+}
+
 # Start pharos-serve ($PHAROS_SERVE) and wait for its "ready" line; sets BG_PID.
 # Args: NAME LISTEN SOCKET ORIGIN=FILE... (stdout in $T/NAME.out, stderr in $T/NAME.err)
 serve_start() {
@@ -335,6 +391,49 @@ serve_start() {
 		"$PHAROS_SERVE" --listen "$listen" --control-socket "$sock" "$@"
 	wait_line "$T/$name.out" ready "$BG_PID" 60 ||
 		fail "$name did not print 'ready' (exit status or log below)"
+}
+
+# A small zone on stdout: SOA (ZONE_REFRESH, ZONE_RETRY, ZONE_EXPIRE set its timers), NS ns1,
+# ns1 A 192.0.2.53, www A 192.0.2.80 (3 names), then each LINE (e.g. "mail IN A 192.0.2.25").
+# Args: ORIGIN SERIAL [LINE...]
+zone_text() {
+	local origin=$1 serial=$2
+	shift 2
+	# shellcheck disable=SC2016 # $ORIGIN and $TTL are zone file directives
+	printf '$ORIGIN %s\n$TTL 300\n' "$origin"
+	printf '@\tIN SOA\tns1 hostmaster %s %s %s %s 300\n' "$serial" "${ZONE_REFRESH:-3600}" \
+		"${ZONE_RETRY:-600}" "${ZONE_EXPIRE:-1209600}"
+	printf '@\tIN NS\tns1\nns1\tIN A\t192.0.2.53\nwww\tIN A\t192.0.2.80\n'
+	[ $# -eq 0 ] || printf '%s\n' "$@"
+}
+
+# Our two daemons, each start logging to its own numbered file ($T/dp.1.log, $T/ctl.2.log...:
+# a failing test shows them all).
+#   dataplane_start PORT [ARGS...]   $PHAROS_DATAPLANE on 127.0.0.1:PORT, management socket
+#                                    $T/dp.sock, ARGS added; sets dp_pid and dp_log
+#   control_start                    $PHAROS_CONTROL -c $T/pharos.conf -f, with the words
+#                                    VAR=VALUE of CONTROL_ENV in its environment; sets
+#                                    ctl_pid and ctl_log
+_pharos_starts=0
+# shellcheck disable=SC2034 # dp_pid is for the sourcing script
+dataplane_start() {
+	local port=$1
+	shift
+	_pharos_starts=$((_pharos_starts + 1))
+	dp_log=$T/dp.$_pharos_starts.log
+	bg_start pharos-dataplane "$dp_log" "$PHAROS_DATAPLANE" \
+		--listen "127.0.0.1:$port" --socket "$T/dp.sock" "$@"
+	dp_pid=$BG_PID
+}
+
+# shellcheck disable=SC2034 # ctl_pid is for the sourcing script
+control_start() {
+	_pharos_starts=$((_pharos_starts + 1))
+	ctl_log=$T/ctl.$_pharos_starts.log
+	# shellcheck disable=SC2086 # CONTROL_ENV: words VAR=VALUE
+	bg_start pharos-control "$ctl_log" env ${CONTROL_ENV:-} "$PHAROS_CONTROL" \
+		-c "$T/pharos.conf" -f
+	ctl_pid=$BG_PID
 }
 
 # Stop a pharos process and insist on a clean exit (status 0: no crash, no leak report).
@@ -390,5 +489,17 @@ nsd_conf() {
 	EOF2
 	for z in "$@"; do
 		printf 'zone:\n    name: %s\n    zonefile: "%s"\n' "${z%%=*}" "${z#*=}" >>"$conf"
+	done
+}
+
+# knot_serve with NSD: nsd_conf and nsd -d on 127.0.0.1:PORT (config and data in $T/NAME,
+# output $T/NAME.out); returns once it answers the SOA of every zone; sets BG_PID.
+# Args: NAME PORT ORIGIN=FILE...
+nsd_serve() {
+	local name=$1 port=$2 z
+	nsd_conf "$T/$name.conf" "$T/$name" 127.0.0.1 "${@:2}"
+	bg_start "$name" "$T/$name.out" nsd -d -c "$T/$name.conf"
+	for z in "${@:3}"; do
+		wait_dns 127.0.0.1 "$port" "${z%%=*}" SOA 20 || fail "$name does not serve ${z%%=*}"
 	done
 }

@@ -30,7 +30,7 @@ zone=bad.test.
 secret=$(head -c 32 /dev/urandom | base64)
 prim="primary 127.0.0.1#$bport"
 
-sec_zone "$zone" 10 >"$T/bad.test.zone"
+zone_text "$zone" 10 >"$T/bad.test.zone"
 echo "mode good" >"$T/control"
 bg_start2 badprimary "$T/bad.out" "$T/bad.err" "$PY" "$here/../lib/badprimary.py" \
 	--port "$bport" --zone "$zone" --file "$T/bad.test.zone" --control "$T/control" \
@@ -43,8 +43,8 @@ wait_line "$T/bad.out" ready "$BG_PID" 20 || fail "badprimary.py did not start"
 	echo "key xfr-key algorithm=hmac-sha256 secret=$secret"
 	echo "zone $zone primary=127.0.0.1#$bport key=xfr-key timeout=1 max-size=64k"
 } >"$T/pharos.conf"
-sec_start_dataplane "$port" --state-dir "$T/state"
-sec_start_control
+dataplane_start "$port" --state-dir "$T/state"
+control_start
 
 # --- 1. good --------------------------------------------------------------------------------------
 until_serial "$port" "$zone" 10 "good AXFR"

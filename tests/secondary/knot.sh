@@ -29,8 +29,8 @@ wrong=$(head -c 32 /dev/urandom | base64)
 
 # --- knotd: a.test. open to 127.0.0.1, b.test. only with the key; NOTIFY to our dataplane ---
 mkdir -p "$T/knot"
-sec_zone a.test. 1 >"$T/knot/a.test.zone"
-sec_zone b.test. 1 >"$T/knot/b.test.zone"
+zone_text a.test. 1 >"$T/knot/a.test.zone"
+zone_text b.test. 1 >"$T/knot/b.test.zone"
 knot_conf "$T/knot.conf" "$T/knot" 127.0.0.1 "$kport"
 sed -i '$d; s/journal-content: none/journal-content: changes/' "$T/knot.conf"	# "zone:" goes below
 {
@@ -60,8 +60,8 @@ write_conf() {	# SECRET-OF-THE-KEY
 	} >"$T/pharos.conf"
 }
 write_conf "$secret"
-sec_start_dataplane "$port" --state-dir "$T/state"
-SEC_CONTROL_ENV="PHAROS_ZDIFF_LIMITS=4096,8,0,1000000" sec_start_control	# compact every delta
+dataplane_start "$port" --state-dir "$T/state"
+CONTROL_ENV="PHAROS_ZDIFF_LIMITS=4096,8,0,1000000" control_start	# compact every delta
 
 # --- 1. AXFR --------------------------------------------------------------------------------------
 until_serial "$port" a.test. 1 "first AXFR of a.test."

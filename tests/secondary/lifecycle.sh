@@ -32,8 +32,8 @@ eport=5391	# primary of e.test.
 pport=5392	# primary of p.test.
 port=5393	# our dataplane
 
-SEC_REFRESH=1 SEC_RETRY=1 SEC_EXPIRE=3 sec_zone e.test. 1 >"$T/e.zone"
-SEC_REFRESH=30 SEC_RETRY=10 SEC_EXPIRE=3600 sec_zone p.test. 7 >"$T/p.zone"
+ZONE_REFRESH=1 ZONE_RETRY=1 ZONE_EXPIRE=3 zone_text e.test. 1 >"$T/e.zone"
+ZONE_REFRESH=30 ZONE_RETRY=10 ZONE_EXPIRE=3600 zone_text p.test. 7 >"$T/p.zone"
 echo "serial 1" >"$T/e.ctl"
 echo "serial 7" >"$T/p.ctl"
 
@@ -54,8 +54,8 @@ p_pid=$BG_PID
 	echo "zone e.test primary=127.0.0.1#$eport refresh=1.. retry=1..2 expire=3.. timeout=1"
 	echo "zone p.test primary=127.0.0.1#$pport refresh=1.. retry=1.. expire=3.. timeout=1"
 } >"$T/pharos.conf"
-sec_start_dataplane "$port" --state-dir "$T/state"
-sec_start_control
+dataplane_start "$port" --state-dir "$T/state"
+control_start
 
 # --- 1. AXFR ----------------------------------------------------------------------------------------
 until_serial "$port" e.test. 1 "first AXFR of e.test."
@@ -92,14 +92,14 @@ before=$(ctl --json zone-status p.test.)
 bg_stop "$p_pid" >/dev/null || true
 stop_clean pharos-control "$ctl_pid"
 stop_clean pharos-dataplane "$dp_pid"
-sec_start_dataplane "$port" --state-dir "$T/state"
+dataplane_start "$port" --state-dir "$T/state"
 for ((i = 0; i < 100; i++)); do
 	[ -n "$(rcode "$port" p.test. SOA)" ] && break
 	sleep 0.1
 done
 [ "$(soa_serial 127.0.0.1 "$port" p.test.)" = 7 ] || fail "restarted dataplane: p.test. not at 7"
 [ "$(rcode "$port" e.test. SOA)" = SERVFAIL ] || fail "restarted dataplane: e.test. not expired"
-sec_start_control
+control_start
 until_field p.test. served-serial 7 "pharos-control restarted"
 [ "$(zone_field e.test. state)" = expired ] || fail "restarted pharos-control: e.test. not expired"
 [ "$(zone_field e.test. served)" = expired ] || fail "restarted: the dataplane serves e.test."
@@ -114,7 +114,7 @@ log "restart with the primaries down: p.test. 7 at once, timers continue, e.test
 # the dataplane restarted empty (no --state-dir, so no marker): pharos-control's load of
 # e.test. carries "expired" (IPC_LOAD_EXPIRED), so not one answer comes from the stale zone
 stop_clean pharos-dataplane "$dp_pid"
-sec_start_dataplane "$port"
+dataplane_start "$port"
 until_serial "$port" p.test. 7 "dataplane restarted empty, e.test. expired"
 grep -Eq '^pharos-dataplane: loaded e\.test\. serial 1 \([0-9]+ names\), expired$' "$dp_log" ||
 	fail "e.test. not loaded expired: $(grep 'e\.test' "$dp_log")"
@@ -134,14 +134,14 @@ log "primary back: e.test. serves serial 2 again"
 # e.test. is served as base (serial 1) + delta (serial 2, from the IXFR): the delta only
 # loads over its base, which pharos-control must send first.
 stop_clean pharos-dataplane "$dp_pid"
-sec_start_dataplane "$port"
+dataplane_start "$port"
 until_serial "$port" e.test. 2 "dataplane restarted empty"
 until_serial "$port" p.test. 7 "dataplane restarted empty"
 [ "$(dig_short 127.0.0.1 "$port" t.e.test. A)" = 192.0.2.2 ] || fail "t.e.test. (in the delta) lost"
 log "dataplane restarted empty: pharos-control loads base then delta, e.test. serves 2"
 
 # --- 7. reload: a secondary becomes a file zone and back --------------------------------------
-SEC_REFRESH=30 SEC_RETRY=10 SEC_EXPIRE=3600 sec_zone p.test. 70 "file IN A 192.0.2.70" >"$T/p.file"
+ZONE_REFRESH=30 ZONE_RETRY=10 ZONE_EXPIRE=3600 zone_text p.test. 70 "file IN A 192.0.2.70" >"$T/p.file"
 sed -i "s|^zone p.test .*|zone p.test file=$T/p.file|" "$T/pharos.conf"
 ctl reload >/dev/null || fail "reload to a file zone refused"
 until_serial "$port" p.test. 70 "p.test. from its file"

@@ -26,8 +26,8 @@ wrong=$(head -c 32 /dev/urandom | base64)
 N=$T/named
 
 mkdir -p "$N"
-sec_zone n.test. 100 >"$N/n.test.zone"
-sec_zone k.test. 200 >"$N/k.test.zone"
+zone_text n.test. 100 >"$N/n.test.zone"
+zone_text k.test. 200 >"$N/k.test.zone"
 cat >"$N/named.conf" <<EOF
 options {
 	directory "$N";
@@ -72,8 +72,8 @@ write_conf() {	# SECRET-OF-THE-KEY
 	} >"$T/pharos.conf"
 }
 write_conf "$secret"
-sec_start_dataplane "$port" --state-dir "$T/state"
-sec_start_control
+dataplane_start "$port" --state-dir "$T/state"
+control_start
 
 # --- 1. AXFR ---------------------------------------------------------------------------------------
 until_serial "$port" n.test. 100 "first AXFR of n.test."
@@ -83,8 +83,8 @@ wait_log "zone k.test.: AXFR from 127.0.0.1#$nport, serial 200" "AXFR with TSIG"
 log "AXFR from named: n.test. 100, k.test. 200 (TSIG)"
 
 # --- 2. edit + reload -> NOTIFY -> IXFR --------------------------------------------------------------
-sec_zone n.test. 101 "new IN A 192.0.2.101" >"$N/n.test.zone"
-sec_zone k.test. 201 "new IN A 192.0.2.201" >"$N/k.test.zone"
+zone_text n.test. 101 "new IN A 192.0.2.101" >"$N/n.test.zone"
+zone_text k.test. 201 "new IN A 192.0.2.201" >"$N/k.test.zone"
 kill -HUP "$named_pid"
 until_serial "$port" n.test. 101 "NOTIFY from named after a reload"
 until_serial "$port" k.test. 201 "signed NOTIFY from named after a reload"
@@ -98,7 +98,7 @@ log "named reload -> NOTIFY -> IXFR: n.test. 101, k.test. 201"
 # --- 3. wrong key: the old serial is kept ----------------------------------------------------------
 write_conf "$wrong"
 ctl reload >/dev/null || fail "reload refused"
-sec_zone k.test. 202 >"$N/k.test.zone"
+zone_text k.test. 202 >"$N/k.test.zone"
 kill -HUP "$named_pid"
 wait_log "NOTIFY for k.test. from 127.0.0.1#" "NOTIFY signed with the other key refused"
 ctl zone-refresh k.test. >/dev/null
