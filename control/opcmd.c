@@ -1,6 +1,7 @@
 /* Operator commands (status, zones, stats, reload, load) in text and JSON form. */
 #include "opcmd.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -288,6 +289,83 @@ static void opcmd_counters(const struct ipc_worker_info *w, uint64_t v[10])
 	memcpy(v, t, sizeof(t));
 }
 
+/*
+ * The backend's own counters (IPC_BACKEND_INFO) as named values: the group its backend
+ * fills. Keys are the JSON names; the text line writes '_' as '-'. Returns the group's
+ * name ("xdp" for afxdp, "dpdk") and *n, or NULL when there is nothing to show.
+ */
+#define OPCMD_BACKEND_MAX	9
+struct opcmd_kv {
+	const char *key;
+	uint64_t v;
+};
+
+static const char *opcmd_backend(const struct dpconn_status *st,
+				 struct opcmd_kv kv[OPCMD_BACKEND_MAX], int *n)
+{
+	const struct ipc_backend_info *bi = &st->backend;
+
+	if (!st->have_backend)
+		return NULL;
+	if (strcmp(bi->backend, "afxdp") == 0) {
+		/* what the steering program did with every packet */
+		const struct opcmd_kv x[] = {
+			{ "redirected", bi->xdp_redirected }, { "passed", bi->xdp_passed },
+			{ "malformed", bi->xdp_malformed }, { "unbound", bi->xdp_unbound },
+		};
+
+		static_assert(sizeof(x) <= OPCMD_BACKEND_MAX * sizeof(*kv), "kv too small");
+		memcpy(kv, x, sizeof(x));
+		*n = (int)(sizeof(x) / sizeof(x[0]));
+		return "xdp";
+	}
+	if (strcmp(bi->backend, "dpdk") == 0) {
+		/* the NIC port, then the exception path through the tap */
+		const struct opcmd_kv d[] = {
+			{ "rx", bi->dpdk_rx }, { "tx", bi->dpdk_tx },
+			{ "missed", bi->dpdk_missed }, { "rx_errors", bi->dpdk_rx_errors },
+			{ "tx_errors", bi->dpdk_tx_errors }, { "no_mbuf", bi->dpdk_no_mbuf },
+			{ "to_kernel", bi->dpdk_to_kernel },
+			{ "from_kernel", bi->dpdk_from_kernel },
+			{ "kernel_dropped", bi->dpdk_kernel_dropped },
+		};
+
+		static_assert(sizeof(d) <= OPCMD_BACKEND_MAX * sizeof(*kv), "kv too small");
+		memcpy(kv, d, sizeof(d));
+		*n = (int)(sizeof(d) / sizeof(d[0]));
+		return "dpdk";
+	}
+	return NULL;
+}
+
+/*
+ * The backend's line, if any: text "xdp: redirected N passed N ..." or "dpdk: rx N tx N ...
+ * to-kernel N ...", JSON ,"xdp":{"redirected":N,...} or ,"dpdk":{"rx":N,...}.
+ */
+static void opcmd_backend_put(const struct dpconn_status *st, int json, struct opcmd_buf *b)
+{
+	struct opcmd_kv kv[OPCMD_BACKEND_MAX];
+	int n = 0;
+	const char *name = opcmd_backend(st, kv, &n);
+
+	if (name == NULL)
+		return;
+	opcmd_put(b, json ? ",\"%s\":{" : "%s:", name);
+	for (int i = 0; i < n; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s", kv[i].key);
+		for (char *p = key; !json && *p; p++)
+			if (*p == '_')
+				*p = '-';	/* text: "to-kernel" */
+		if (json)
+			opcmd_put(b, "%s\"%s\":%" PRIu64, i ? "," : "", key, kv[i].v);
+		else
+			opcmd_put(b, " %s %" PRIu64, key, kv[i].v);
+	}
+	opcmd_put(b, json ? "}" : "\n");
+}
+
 static void opcmd_stats_text(struct ctl *c, const struct dpconn_status *st,
 			     struct opcmd_buf *b)
 {
@@ -319,11 +397,7 @@ static void opcmd_stats_text(struct ctl *c, const struct dpconn_status *st,
 	for (int k = 0; k < 10; k++)
 		opcmd_put(b, " %12" PRIu64, total[k]);
 	opcmd_put(b, "\n");
-	if (st->have_backend)	/* AF_XDP: what the steering program did with every packet */
-		opcmd_put(b, "xdp: redirected %" PRIu64 " passed %" PRIu64 " malformed %" PRIu64
-			  " unbound %" PRIu64 "\n", st->backend.xdp_redirected,
-			  st->backend.xdp_passed, st->backend.xdp_malformed,
-			  st->backend.xdp_unbound);
+	opcmd_backend_put(st, 0, b);
 }
 
 static void opcmd_stats_json(struct ctl *c, const struct dpconn_status *st,
@@ -345,11 +419,7 @@ static void opcmd_stats_json(struct ctl *c, const struct dpconn_status *st,
 	for (int k = 0; k < 10; k++)
 		opcmd_put(b, "%s\"%s\":%" PRIu64, k ? "," : "", col[k], total[k]);
 	opcmd_put(b, "}");
-	if (st->have_backend)
-		opcmd_put(b, ",\"xdp\":{\"redirected\":%" PRIu64 ",\"passed\":%" PRIu64
-			  ",\"malformed\":%" PRIu64 ",\"unbound\":%" PRIu64 "}",
-			  st->backend.xdp_redirected, st->backend.xdp_passed,
-			  st->backend.xdp_malformed, st->backend.xdp_unbound);
+	opcmd_backend_put(st, 1, b);
 	opcmd_put(b, "}\n");
 }
 

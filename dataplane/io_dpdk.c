@@ -17,6 +17,7 @@
 #include <rte_udp.h>
 #include "pharos/err.h"
 #include "io.h"
+#include "io_dpdk.h"
 
 #define DPDK_ARGS_MAX	64	/* words in --eal */
 #define DPDK_NIC_DESC	1024	/* RX and TX ring entries per NIC queue */
@@ -46,6 +47,7 @@ static struct {
 	uint16_t mtu;			/* NIC MTU: no answer grows past it (we never fragment) */
 	unsigned nq;
 	struct rte_mempool **pools;	/* nq NIC pools, then nq tap pools */
+	struct io_queue **queues;	/* nq, set by init, cleared by fini: for the counters */
 	uint32_t v4[IO_ADDR_MAX];	/* service addresses, network order */
 	unsigned nv4;
 	uint8_t v6[IO_ADDR_MAX][16];
@@ -58,6 +60,8 @@ static struct {
  */
 struct io_queue {
 	struct io_stats st;
+	/* the exception path (io_dpdk_info): written by this worker only, read relaxed */
+	uint64_t to_kernel, from_kernel, kernel_dropped;
 	uint16_t qid;
 	uint8_t registered;		/* rte_thread_register() tried on the worker thread */
 	struct rte_mbuf *q[IO_BURST];	/* queries of the batch, by slot */
@@ -294,6 +298,7 @@ static void dpdk_teardown(void)
 	for (unsigned i = 0; dp.pools && i < 2 * dp.nq; i++)
 		rte_mempool_free(dp.pools[i]);
 	free(dp.pools);
+	free(dp.queues);
 	if (dp.eal)
 		rte_eal_cleanup();
 	memset(&dp, 0, sizeof(dp));
@@ -318,6 +323,12 @@ static int dpdk_setup(const struct io_conf *conf, unsigned nq, char *err, size_t
 	    (rc = dpdk_ports_find(err, errlen)) < 0)
 		goto fail;
 	dp.nq = nq;
+	dp.queues = calloc(nq, sizeof(*dp.queues));
+	if (dp.queues == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rc = PHAROS_ENOMEM;
+		goto fail;
+	}
 	if (rte_eth_dev_get_mtu(dp.nic, &dp.mtu) != 0 || dp.mtu < 576)
 		dp.mtu = RTE_ETHER_MTU;
 	if ((rc = dpdk_pools(nq, err, errlen)) < 0 ||
@@ -371,12 +382,15 @@ static int dpdk_init(const struct io_conf *conf, unsigned worker, struct io_queu
 	}
 	memset(q, 0, sizeof(*q));
 	q->qid = (uint16_t)worker;
+	__atomic_store_n(&dp.queues[worker], q, __ATOMIC_RELEASE);
 	*out = q;
 	return 0;
 }
 
 static void dpdk_fini(struct io_queue *q)
 {
+	if (q != NULL && dp.queues != NULL)
+		__atomic_store_n(&dp.queues[q->qid], NULL, __ATOMIC_RELEASE);
 	free(q);
 }
 
@@ -490,8 +504,11 @@ static void dpdk_to_kernel(struct io_queue *q, struct rte_mbuf **m, unsigned n)
 {
 	uint16_t sent = dp.has_tap ? rte_eth_tx_burst(dp.tap, q->qid, m, (uint16_t)n) : 0;
 
-	if (unlikely(sent < n))
+	IO_STAT_ADD(q->to_kernel, sent);
+	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(m + sent, n - sent);
+		IO_STAT_ADD(q->kernel_dropped, n - sent);
+	}
 }
 
 /*
@@ -506,9 +523,11 @@ static void dpdk_from_kernel(struct io_queue *q)
 	if (n == 0)
 		return;
 	sent = rte_eth_tx_burst(dp.nic, q->qid, q->exc, n);
+	IO_STAT_ADD(q->from_kernel, sent);
 	if (unlikely(sent < n)) {
 		rte_pktmbuf_free_bulk(q->exc + sent, n - sent);
 		IO_STAT_ADD(q->st.tx_errors, n - sent);
+		IO_STAT_ADD(q->kernel_dropped, n - sent);
 	}
 }
 
@@ -616,6 +635,34 @@ static void dpdk_release(struct io_queue *q, struct io_pkt *pkts, unsigned n)
 static void dpdk_stats(const struct io_queue *q, struct io_stats *out)
 {
 	io_stats_read(&q->st, out);
+}
+
+int io_dpdk_info(struct ipc_backend_info *out)
+{
+	struct rte_eth_stats st;
+
+	if (!dp.nic_up || dp.queues == NULL)
+		return PHAROS_ENOTFOUND;
+	snprintf(out->backend, sizeof(out->backend), "dpdk");
+	/* a driver without stats (-ENOTSUP) leaves the port's counters at 0 */
+	if (rte_eth_stats_get(dp.nic, &st) == 0) {
+		out->dpdk_rx = st.ipackets;
+		out->dpdk_tx = st.opackets;
+		out->dpdk_missed = st.imissed;
+		out->dpdk_rx_errors = st.ierrors;
+		out->dpdk_tx_errors = st.oerrors;
+		out->dpdk_no_mbuf = st.rx_nombuf;
+	}
+	for (unsigned i = 0; i < dp.nq; i++) {
+		const struct io_queue *q = __atomic_load_n(&dp.queues[i], __ATOMIC_ACQUIRE);
+
+		if (q == NULL)
+			continue;
+		out->dpdk_to_kernel += IO_STAT_GET(q->to_kernel);
+		out->dpdk_from_kernel += IO_STAT_GET(q->from_kernel);
+		out->dpdk_kernel_dropped += IO_STAT_GET(q->kernel_dropped);
+	}
+	return 0;
 }
 
 /* Management thread: the NIC port's link must be up (rte_eth_link_get_nowait: no wait). */

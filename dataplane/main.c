@@ -15,6 +15,9 @@
 #ifdef PHAROS_HAVE_AFXDP
 #include "io_afxdp.h"
 #endif
+#ifdef PHAROS_HAVE_DPDK
+#include "io_dpdk.h"
+#endif
 #include "log.h"
 #include "mgmt.h"
 #include "persist.h"
@@ -522,6 +525,10 @@ static int dp_run(const struct opts *o)
 #ifdef PHAROS_HAVE_AFXDP
 	if (o->ops == &io_afxdp_ops)
 		m.backend_info = afxdp_info;
+#endif
+#ifdef PHAROS_HAVE_DPDK
+	if (o->ops == &io_dpdk_ops)
+		m.backend_info = io_dpdk_info;	/* the port's and the exception path's */
 #endif
 	if (threads_start(w, nw, tcp, &m) < 0)
 		goto fail;

@@ -106,13 +106,28 @@ void mgmt_publish(struct snapshot *next)
 	snap_release(old);
 }
 
+/*
+ * Publish a snapshot that is the served one with z added or replacing the zone of its
+ * origin. z is taken: freed when the snapshot cannot be made. Returns 0 or a pharos_err.
+ */
+static int mgmt_publish_zone(struct snap_zone *z)
+{
+	struct snapshot *next;
+	int rc = snap_with(mgmt_snap, z, &next);
+
+	if (rc < 0) {
+		snap_zone_free(z);
+		return rc;
+	}
+	mgmt_publish(next);
+	return 0;
+}
+
 /* mgmt_serve, with extra SNAP_ZONE_* flags set on the zone in the same snapshot. */
 static int mgmt_serve_flags(struct img *img, const char *path, uint32_t set)
 {
 	const struct snap_zone *old;
 	struct snap_zone *z;
-	struct snapshot *next;
-	int rc;
 
 	if (img_is_delta(img)) {
 		img_close(img);
@@ -125,13 +140,7 @@ static int mgmt_serve_flags(struct img *img, const char *path, uint32_t set)
 	if (old != NULL && old->origin_len == z->origin_len)
 		z->flags = old->flags;	/* expired belongs to the zone, not to an image */
 	z->flags |= set;
-	rc = snap_with(mgmt_snap, z, &next);
-	if (rc < 0) {
-		snap_zone_free(z);
-		return rc;
-	}
-	mgmt_publish(next);
-	return 0;
+	return mgmt_publish_zone(z);
 }
 
 int mgmt_serve(struct img *img, const char *path)
@@ -153,7 +162,6 @@ static int mgmt_serve_delta_flags(struct img *delta, const char *path, uint32_t 
 {
 	const struct snap_zone *cur = mgmt_zone(delta->origin, delta->origin_len);
 	struct snap_zone *z;
-	struct snapshot *next;
 	int rc;
 
 	if (cur == NULL) {
@@ -171,14 +179,9 @@ static int mgmt_serve_delta_flags(struct img *delta, const char *path, uint32_t 
 		return PHAROS_ENOMEM;	/* snap_zone_delta closed delta */
 	}
 	z->flags |= set;
-	rc = snap_with(mgmt_snap, z, &next);
-	if (rc < 0) {
+	if ((rc = mgmt_publish_zone(z)) < 0)
 		snprintf(err, errlen, "%s", pharos_strerror(rc));
-		snap_zone_free(z);
-		return rc;
-	}
-	mgmt_publish(next);
-	return 0;
+	return rc;
 }
 
 int mgmt_serve_delta(struct img *delta, const char *path, char *err, size_t errlen)
@@ -210,8 +213,6 @@ int mgmt_set_flags(const uint8_t *origin, size_t len, uint32_t flags)
 {
 	const struct snap_zone *z = mgmt_zone(origin, len);
 	struct snap_zone *v;
-	struct snapshot *next;
-	int rc;
 
 	if (z == NULL)
 		return PHAROS_ENOTFOUND;
@@ -220,13 +221,7 @@ int mgmt_set_flags(const uint8_t *origin, size_t len, uint32_t flags)
 	v = snap_zone_flagged(z, flags);
 	if (v == NULL)
 		return PHAROS_ENOMEM;
-	rc = snap_with(mgmt_snap, v, &next);
-	if (rc < 0) {
-		snap_zone_free(v);
-		return rc;
-	}
-	mgmt_publish(next);
-	return 0;
+	return mgmt_publish_zone(v);
 }
 
 static int mgmt_origin(const char *txt, uint8_t *wire, size_t *len, char *text, size_t cap)

@@ -2,6 +2,7 @@
 #ifndef PHAROS_IPC_H
 #define PHAROS_IPC_H
 
+#include <assert.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -16,7 +17,7 @@
  * subscriber only).
  * Bulk data (zone images) never travels here: IPC_LOAD names a file.
  */
-#define IPC_VERSION	3u
+#define IPC_VERSION	4u
 #define IPC_NAME_MAX	256	/* zone origin in text form, NUL-terminated */
 #define IPC_PATH_MAX	1024	/* image path, NUL-terminated */
 #define IPC_MSG_MAX	512	/* reply text, NUL-terminated */
@@ -156,15 +157,41 @@ struct ipc_expire {
 
 /*
  * Counters of the fast-path backend as a whole, at most one per IPC_STATUS, after the
- * workers. Sent by the afxdp backend: the steering program's per-CPU counters, summed.
+ * workers. backend says which group is filled; the other group is 0.
+ * "afxdp": the steering program's per-CPU counters, summed (xdp_*).
+ * "dpdk": the NIC port's counters (rte_eth_stats_get) and the exception path through the
+ * net_tap port, summed over the queues (dpdk_*).
  */
 struct ipc_backend_info {
 	struct ipc_hdr h;
-	char backend[16];		/* "afxdp", NUL-terminated */
+	char backend[16];		/* "afxdp" or "dpdk", NUL-terminated */
 	uint64_t xdp_redirected;	/* DNS queries sent to an AF_XDP socket */
 	uint64_t xdp_passed;		/* packets handed to the kernel, malformed included */
 	uint64_t xdp_malformed;		/* truncated or inconsistent headers */
 	uint64_t xdp_unbound;		/* DNS queries passed: no socket on their RX queue */
+	uint64_t dpdk_rx;		/* NIC port: frames received (ipackets), every kind */
+	uint64_t dpdk_tx;		/* NIC port: frames sent (opackets): answers + from kernel */
+	uint64_t dpdk_missed;		/* NIC port: dropped for want of room (imissed) */
+	uint64_t dpdk_rx_errors;	/* NIC port: bad frames received (ierrors) */
+	uint64_t dpdk_tx_errors;	/* NIC port: frames it failed to send (oerrors) */
+	uint64_t dpdk_no_mbuf;		/* NIC port: RX mbuf allocation failures (rx_nombuf) */
+	uint64_t dpdk_to_kernel;	/* frames handed to the net_tap port (not DNS queries) */
+	uint64_t dpdk_from_kernel;	/* frames the kernel sent out of the tap, sent by the NIC */
+	uint64_t dpdk_kernel_dropped;	/* exception frames dropped: tap or NIC TX full, no tap */
 };
+
+/* The sizes doc/ipc.md lists: a change here is a change of the protocol (IPC_VERSION). */
+static_assert(sizeof(struct ipc_hdr) == 16, "ipc_hdr layout");
+static_assert(sizeof(struct ipc_load) == 1304, "ipc_load layout");
+static_assert(sizeof(struct ipc_unload) == 272, "ipc_unload layout");
+static_assert(sizeof(struct ipc_status) == 16, "ipc_status layout");
+static_assert(sizeof(struct ipc_reply) == 536, "ipc_reply layout");
+static_assert(sizeof(struct ipc_zone_info) == 1328, "ipc_zone_info layout");
+static_assert(sizeof(struct ipc_worker_info) == 280, "ipc_worker_info layout");
+static_assert(sizeof(struct ipc_subscribe) == 16, "ipc_subscribe layout");
+static_assert(sizeof(struct ipc_notify) == 4384, "ipc_notify layout");
+static_assert(sizeof(struct ipc_notify_answer) == 4128, "ipc_notify_answer layout");
+static_assert(sizeof(struct ipc_expire) == 280, "ipc_expire layout");
+static_assert(sizeof(struct ipc_backend_info) == 136, "ipc_backend_info layout");
 
 #endif

@@ -8,12 +8,14 @@
 #                               198.18.0.1/24, 2001:db8::1/64, 198.19.100.1, 2001:db8:100::1
 #
 # pharos-serve --backend dpdk serves one zone. Checked: UDP queries over IPv4 and IPv6 are
-# answered on the fast path (the tap's kernel side sees none of them), answer frames are
-# right to the bit (checksums, lengths, swapped addresses) untagged and with an 802.1Q tag;
-# TCP queries, NOTIFY and non-DNS UDP go through the tap to kernel sockets; ARP, ND and ping
-# work; 100 zone swaps under continuous queries lose nothing and every answer is complete;
-# SIGTERM stops cleanly and the XDP program of net_af_xdp is gone. With net_af_packet, two
-# queues and two workers (and two tap queues): both workers answer.
+# answered on the fast path (the tap's kernel side sees none of them) and counted by the NIC
+# port (`pharosctl stats`, "dpdk: rx N tx N"), answer frames are right to the bit
+# (checksums, lengths, swapped addresses) untagged and with an 802.1Q tag; TCP queries,
+# NOTIFY and non-DNS UDP go through the tap to kernel sockets; ARP, ND and ping work and
+# move the exception path's counters (to-kernel, from-kernel); 100 zone swaps under
+# continuous queries lose nothing and every answer is complete; SIGTERM stops cleanly and
+# the XDP program of net_af_xdp is gone. With net_af_packet, two queues and two workers
+# (and two tap queues): both workers answer.
 #
 # Arguments: PMD (af_xdp, default, or af_packet), MEM (nohuge, default: --no-huge, no
 # hugepages needed; or huge: tools/hugepages.sh reserves 2 MiB pages, --in-memory) and the
@@ -124,29 +126,12 @@ else
 fi
 eal="$eal --vdev $vdev --vdev net_tap0,iface=$tap"
 
-# A zone whose serial shows in the SOA and a TXT record (the swap check), plus bulk.
+# A zone whose serial shows in the SOA and a TXT record (the swap check), plus bulk;
+# www A 192.0.2.80 and AAAA 2001:db8::80.
 origin=swap.test.
 s1=2026010101
 s2=2026020202
-make_zone() {
-	local serial=$1 i
-	cat <<-EOF
-	\$ORIGIN $origin
-	\$TTL 300
-	@	IN SOA	ns1 hostmaster $serial 7200 3600 1209600 300
-	@	IN NS	ns1
-	ns1	IN A	192.0.2.53
-	www	IN A	192.0.2.80
-	www	IN AAAA	2001:db8::80
-	serial	IN TXT	"serial=$serial"
-	EOF
-	for ((i = 0; i < 2000; i++)); do
-		printf 'host%d\tIN A\t198.18.%d.%d\n' "$i" $((i / 250)) $((i % 250 + 1))
-	done
-}
-make_zone "$s1" >"$T/zone.$s1"
-make_zone "$s2" >"$T/zone.$s2"
-cp "$T/zone.$s1" "$T/swap.zone"
+swap_zones "$origin" "$s1" "$s2" "$T/swap.zone" $'www\tIN AAAA\t2001:db8::80'
 
 bg_start2 pharos-serve "$T/serve.out" "$T/serve.err" ip netns exec "$S" \
 	"$PHAROS_SERVE" --backend dpdk --eal "$eal" --workers "$nq" \
@@ -166,6 +151,23 @@ done
 
 inc() { ip netns exec "$C" "$@"; }
 tap_rx() { ip netns exec "$S" cat "/sys/class/net/$tap/statistics/rx_packets"; }
+ctl() { "$PHAROSCTL" -s "$T/control.sock" "$@"; }
+# One counter of the backend line of `pharosctl stats`: "dpdk: rx N tx N ... to-kernel N".
+dpdkstat() {
+	local out v
+	out=$(ctl stats) || fail "pharosctl stats failed: $out"
+	v=$(awk -v k="$1" '$1 == "dpdk:" { for (i = 2; i < NF; i++) if ($i == k) print $(i + 1) }' \
+		<<<"$out")
+	[[ $v =~ ^[0-9]+$ ]] || fail "pharosctl stats: no '$1 N' on a 'dpdk:' line: $out"
+	echo "$v"
+}
+# The exception path's counters from `pharosctl --json stats`: "TO_KERNEL FROM_KERNEL".
+kernelstat() {
+	ctl --json stats | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["dpdk"]
+print(d["to_kernel"], d["from_kernel"])' || fail "pharosctl --json stats: no dpdk.to_kernel/from_kernel"
+}
 
 # N UDP queries from the client: prints how many got the right answer.
 udp_burst() {
@@ -188,6 +190,10 @@ udp_burst() {
 }
 
 # 1. UDP over IPv4 and IPv6 on the fast path: 200 answers each, the kernel sees (almost) none.
+# The NIC port's counters (pharosctl stats, "dpdk:" line) count them all, both ways.
+port_rx0=$(dpdkstat rx)
+port_tx0=$(dpdkstat tx)
+answered=0
 for dst in 198.18.0.1 2001:db8::1; do
 	before=$(tap_rx)
 	got=$(udp_burst "$dst" 200)
@@ -196,11 +202,17 @@ for dst in 198.18.0.1 2001:db8::1; do
 	# a neighbour probe or two may go to the kernel meanwhile; 200 queries must not
 	[ "$seen" -lt 20 ] || fail "UDP to $dst: the kernel (tap) saw $seen packets: not the fast path"
 	log "UDP $dst: 200/200 answered on the fast path (kernel saw $seen packets)"
+	answered=$((answered + got))
 done
+port_rx=$(($(dpdkstat rx) - port_rx0))
+port_tx=$(($(dpdkstat tx) - port_tx0))
+((port_rx >= 400)) || fail "NIC port rx went up by $port_rx for 400 queries"
+((port_tx >= answered)) || fail "NIC port tx went up by $port_tx for $answered answers"
+log "NIC port counters: rx +$port_rx for 400 queries, tx +$port_tx for $answered answers"
 
 # With two queues, both workers must have answered some of those 400 queries.
 if [ "$nq" -gt 1 ]; then
-	rx=$("$PHAROSCTL" -s "$T/control.sock" --json stats | "$PY" -c '
+	rx=$(ctl --json stats | "$PY" -c '
 import json, sys
 w = json.load(sys.stdin)["workers"]
 print(" ".join(str(x["rx"]) for x in w if not x["tcp"]))')
@@ -227,13 +239,23 @@ out=$(raw --vlan 100 --src 2001:db8:100::2 --dst 2001:db8:100::1 --qtype AAAA \
 log "VLAN IPv6: $out"
 
 # 3. ARP and ND through the tap: forget the neighbours, ping, and learn the NIC's MAC again.
+# The exception path's counters move: 4 echo requests (and the ARP/ND) to the kernel, 4
+# replies (and its ARP/ND answers) from it.
+exc=$(kernelstat)
+read -r exc_to0 exc_from0 <<<"$exc"
 inc ip neigh flush dev "$peer"
 for dst in 198.18.0.1 2001:db8::1; do
 	inc ping -c 2 -W 2 "$dst" >"$T/ping.out" 2>&1 || fail "ping $dst: $(tail -n 2 "$T/ping.out")"
 	inc ip neigh show "$dst" dev "$peer" | grep -q "lladdr $mac" ||
 		fail "no neighbour entry $dst -> $mac (ARP/ND through the tap)"
 done
-log "ping and ARP/ND: ok"
+exc=$(kernelstat)
+read -r exc_to exc_from <<<"$exc"
+exc_to=$((exc_to - exc_to0))
+exc_from=$((exc_from - exc_from0))
+((exc_to >= 4 && exc_from >= 4)) ||
+	fail "4 pings: to-kernel +$exc_to, from-kernel +$exc_from (4 or more each expected)"
+log "ping and ARP/ND: ok (to-kernel +$exc_to, from-kernel +$exc_from)"
 
 # 4. TCP queries reach the kernel's TCP listener through the tap.
 for dst in 198.18.0.1 2001:db8::1; do
@@ -281,19 +303,10 @@ log "non-DNS UDP through the kernel: ok"
 soa() { inc dig +norec +time=2 +tries=1 +short @198.18.0.1 "$origin" SOA | awk '{ print $3 }'; }
 [ "$(soa)" = "$s1" ] || fail "first serial not served"
 swap_client_start 198.18.0.1:53 "$origin" "$s1" "$s2" ip netns exec "$C"
-client_pid=$SWAP_PID
-start=$SECONDS
-for ((i = 1; i <= reloads; i++)); do
-	if ((i % 2)); then serial=$s2; else serial=$s1; fi
-	cp "$T/zone.$serial" "$T/swap.zone.new"
-	mv -f "$T/swap.zone.new" "$T/swap.zone"
-	out=$("$PHAROSCTL" -s "$T/control.sock" reload 2>&1) || fail "reload $i failed: $out"
-	got=$(soa)
-	[ "$got" = "$serial" ] || fail "after reload $i, serial '$got' is served, not $serial"
-	bg_alive "$client_pid" || break
-done
-log "$reloads reloads in $((SECONDS - start)) s"
+reload() { ctl reload; }
+swap_reloads "$reloads" "$T/swap.zone" "$s1" "$s2" reload soa
 swap_client_finish || fail "the client saw lost or wrong answers"
+log "$(ctl stats | grep '^dpdk:')"
 
 # 7. A clean stop: exit status 0, and net_af_xdp took its XDP program off the interface.
 stop_clean pharos-serve "$server_pid"
