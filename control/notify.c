@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "pharos/err.h"
 #include "dname.h"
@@ -76,6 +77,27 @@ static int nt_error(const struct nt_req *r, unsigned rcode, uint16_t tsig_error,
 	}
 	*resplen = n;
 	return 0;
+}
+
+/*
+ * The request's MAC verified but its time is outside its fudge: NOTAUTH + BADTIME signed
+ * with the key, our clock in Other Data (RFC 8945 5.2.3, as Knot), so the sender can
+ * trust the answer and see how far off its clock is. BADSIG and BADKEY stay unsigned
+ * (5.3.2): there the request's MAC cannot be trusted.
+ */
+static int nt_badtime(const struct nt_req *r, const struct tsig_key *k,
+		      const struct tsigkey_rr *t, uint8_t *resp, size_t cap, size_t *resplen,
+		      struct notify_event *ev)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	uint64_t off = now > t->time ? now - t->time : t->time - now;
+	int rc;
+
+	nt_why(ev, "TSIG of key %s wrong (BADTIME: the sender's clock is %llu s %s ours)",
+	       k->name, (unsigned long long)off, t->time < now ? "behind" : "ahead of");
+	if ((rc = nt_error(r, DNS_R_NOTAUTH, 0, resp, cap, resplen)) < 0)
+		return rc;
+	return tsigkey_sign_badtime(k, resp, resplen, cap, t, now, NULL, NULL);
 }
 
 /* Header and question. Returns 0, PHAROS_EMALF (drop), or 1 (answer FORMERR). */
@@ -256,6 +278,8 @@ int notify_handle(const uint8_t *q, size_t qlen, const struct sockaddr *src,
 	if (a->key) {
 		struct tsigkey_rr t;
 		rc = tsigkey_verify(a->key, q, qlen, NULL, 0, 0, &t);
+		if (rc == TSIGKEY_BADTIME)
+			return nt_badtime(&r, a->key, &t, resp, cap, resplen, ev);
 		if (rc != 0) {
 			terr = rc > 0 ? (uint16_t)rc : TSIGKEY_BADSIG;
 			nt_why(ev, "TSIG of key %s wrong (%s)", a->key->name,

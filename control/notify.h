@@ -34,9 +34,11 @@ struct notify_event {
  * Handle one NOTIFY message received from src. Writes the response, as Knot 3 answers
  * (doc/secondary.md, NOTIFY): same ID and question, QR and opcode NOTIFY (AA clear);
  * NOERROR when accepted; NOTAUTH when the zone is not ours or the sender not allowed;
- * NOTAUTH + unsigned TSIG error BADKEY/BADSIG/BADTIME when the key or signature is wrong;
- * FORMERR when the question is not one SOA IN; signed with the sender's key when it has
- * one) to resp[0..*resplen) (cap bytes available). Returns 0 (ev says what happened; a
+ * NOTAUTH + unsigned TSIG error BADKEY/BADSIG when the key or signature is wrong;
+ * NOTAUTH + TSIG error BADTIME signed with the key, our clock as Other Data (RFC 8945
+ * 5.2.3) when the signature is good but the time outside its fudge; FORMERR when the
+ * question is not one SOA IN; signed with the sender's key when it has one) to
+ * resp[0..*resplen) (cap bytes available). Returns 0 (ev says what happened; a
  * response is always written), or PHAROS_EMALF when q is not a NOTIFY at all (no
  * response: drop it).
  */

@@ -302,57 +302,99 @@ static int key_wire(const struct tsig_key *k, struct tsigkey_rr *t)
 	return 0;
 }
 
-int tsigkey_sign(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
-		 const uint8_t *prior, size_t prior_len, uint16_t error, uint64_t now,
-		 uint8_t *mac, size_t *mac_len)
+/*
+ * The one signer: append the TSIG RR whose time, error and other data t holds (key,
+ * algorithm, fudge and original ID are filled here), its MAC over prior, the message and
+ * the TSIG variables (RFC 8945 4.3).
+ */
+static int sign_rr(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
+		   const uint8_t *prior, size_t prior_len, struct tsigkey_rr *t,
+		   uint8_t *mac, size_t *mac_len)
 {
-	struct tsigkey_rr t;
 	uint8_t my[TSIGKEY_MAC_MAX];
 	size_t mlen = 0, n = *len;
 	EVP_MAC_CTX *c;
 
-	memset(&t, 0, sizeof(t));
-	if (n < DNS_HDR_LEN || key_wire(k, &t) < 0)
+	if (n < DNS_HDR_LEN || key_wire(k, t) < 0)
 		return PHAROS_EINVAL;
-	t.time = now ? now : (uint64_t)time(NULL);
-	t.fudge = TSIGKEY_FUDGE;
-	t.error = error;
-	t.orig_id = dns_get16(m);
+	t->fudge = TSIGKEY_FUDGE;
+	t->orig_id = dns_get16(m);
 	if (!(c = mac_new(k)))
 		return PHAROS_ENOMEM;
 	mac_prior(c, prior, prior_len);
 	mac_put(c, m, n);
-	mac_vars(c, &t, 0);
+	mac_vars(c, t, 0);
 	if (mac_final(c, my, &mlen) < 0)
 		return PHAROS_EINVAL;
-	size_t rr = t.key_len + 10 + t.alg_len + 16 + mlen;
+	size_t rr = t->key_len + 10 + t->alg_len + 16 + mlen + t->other_len;
 	if (n + rr > cap || dns_get16(m + 10) == UINT16_MAX)
 		return PHAROS_ESPACE;
 	uint8_t *p = m + n;
-	memcpy(p, t.key, t.key_len);
-	p += t.key_len;
+	memcpy(p, t->key, t->key_len);
+	p += t->key_len;
 	dns_put16(p, DNS_T_TSIG);
 	dns_put16(p + 2, DNS_C_ANY);
 	dns_put32(p + 4, 0);
-	dns_put16(p + 8, (uint16_t)(rr - t.key_len - 10));
+	dns_put16(p + 8, (uint16_t)(rr - t->key_len - 10));
 	p += 10;
-	memcpy(p, t.alg, t.alg_len);
-	p += t.alg_len;
-	dns_put16(p, (uint16_t)(t.time >> 32));
-	dns_put32(p + 2, (uint32_t)t.time);
-	dns_put16(p + 6, t.fudge);
+	memcpy(p, t->alg, t->alg_len);
+	p += t->alg_len;
+	dns_put16(p, (uint16_t)(t->time >> 32));
+	dns_put32(p + 2, (uint32_t)t->time);
+	dns_put16(p + 6, t->fudge);
 	dns_put16(p + 8, (uint16_t)mlen);
 	memcpy(p + 10, my, mlen);
 	p += 10 + mlen;
-	dns_put16(p, t.orig_id);
-	dns_put16(p + 2, error);
-	dns_put16(p + 4, 0);
+	dns_put16(p, t->orig_id);
+	dns_put16(p + 2, t->error);
+	dns_put16(p + 4, t->other_len);
+	if (t->other_len)
+		memcpy(p + 6, t->other, t->other_len);
 	dns_put16(m + 10, (uint16_t)(dns_get16(m + 10) + 1));
 	*len = n + rr;
 	if (mac) {
 		memcpy(mac, my, mlen);
 		*mac_len = mlen;
 	}
+	return 0;
+}
+
+int tsigkey_sign(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
+		 const uint8_t *prior, size_t prior_len, uint16_t error, uint64_t now,
+		 uint8_t *mac, size_t *mac_len)
+{
+	struct tsigkey_rr t;
+
+	memset(&t, 0, sizeof(t));
+	t.time = now ? now : (uint64_t)time(NULL);
+	t.error = error;
+	return sign_rr(k, m, len, cap, prior, prior_len, &t, mac, mac_len);
+}
+
+int tsigkey_sign_badtime(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
+			 const struct tsigkey_rr *req, uint64_t now, uint8_t *mac,
+			 size_t *mac_len)
+{
+	struct tsigkey_rr t;
+	uint8_t clock[6];
+
+	if (!now)
+		now = (uint64_t)time(NULL);
+	dns_put16(clock, (uint16_t)(now >> 32));
+	dns_put32(clock + 2, (uint32_t)now);
+	memset(&t, 0, sizeof(t));
+	t.time = req->time;		/* the client's time: it verifies within its fudge */
+	t.error = TSIGKEY_BADTIME;
+	t.other = clock;
+	t.other_len = sizeof(clock);
+	return sign_rr(k, m, len, cap, req->mac, req->mac_len, &t, mac, mac_len);
+}
+
+int tsigkey_other_time(const struct tsigkey_rr *t, uint64_t *when)
+{
+	if (t->other_len != 6)
+		return PHAROS_ENOTFOUND;
+	*when = (uint64_t)dns_get16(t->other) << 32 | dns_get32(t->other + 2);
 	return 0;
 }
 

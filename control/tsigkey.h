@@ -74,6 +74,20 @@ int tsigkey_sign(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
 		 uint8_t *mac, size_t *mac_len);
 
 /*
+ * Sign response m (as tsigkey_sign) with error BADTIME, as RFC 8945 5.2.3 wants when the
+ * request's time is outside its fudge: the request's MAC as prior, Time Signed = the
+ * request's (req->time, so the client can check the answer against its own clock), Other
+ * Data = our clock (now, 0 = the clock) in 6 octets. req: the request's TSIG as
+ * tsigkey_verify found it (its MAC verified). Returns as tsigkey_sign.
+ */
+int tsigkey_sign_badtime(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
+			 const struct tsigkey_rr *req, uint64_t now, uint8_t *mac,
+			 size_t *mac_len);
+
+/* The time in t's Other Data (6 octets, a BADTIME answer's): 0, or PHAROS_ENOTFOUND. */
+int tsigkey_other_time(const struct tsigkey_rr *t, uint64_t *when);
+
+/*
  * Verify a single signed message (a request; or a single answer, prior = the request's MAC).
  * Returns 0 (good; *t describes the TSIG), TSIGKEY_BADKEY (other key name or algorithm),
  * TSIGKEY_BADSIG, TSIGKEY_BADTIME, PHAROS_ENOTFOUND (unsigned) or PHAROS_EMALF.

@@ -515,12 +515,36 @@ static const char *rcode_name(unsigned rc, char buf[16])
 }
 
 /*
+ * The TSIG part of an error answer's line: the error's name; for a BADTIME signed with our
+ * key over our request's MAC (RFC 8945 5.2.3: the primary's clock in Other Data) also how
+ * far the primary's clock is from ours, which is what the operator has to fix.
+ */
+static void xc_tsig_error(const struct xfr_ctx *x, const uint8_t *m, size_t len,
+			  const uint8_t *mac, size_t mac_len, const struct tsigkey_rr *t,
+			  char *buf, size_t cap)
+{
+	const struct tsig_key *k = x->r->primary->key;
+	uint64_t theirs, now = (uint64_t)time(NULL);
+	struct tsigkey_rr v;
+
+	snprintf(buf, cap, "TSIG %s", tsigkey_error_name(t->error));
+	if (t->error != TSIGKEY_BADTIME || !k || !mac_len ||
+	    tsigkey_verify(k, m, len, mac, mac_len, now, &v) != 0 ||
+	    tsigkey_other_time(&v, &theirs) < 0)
+		return;
+	snprintf(buf, cap, "TSIG BADTIME: the primary's clock is %llu s %s ours",
+		 (unsigned long long)(theirs > now ? theirs - now : now - theirs),
+		 theirs > now ? "ahead of" : "behind");
+}
+
+/*
  * Header and question of an answer (wire): ID, QR, opcode, rcode, question. first: the
- * question must be there (later AXFR messages may omit it). Returns 0, the rcode (> 0)
- * when it is not NOERROR (err set), or < 0.
+ * question must be there (later AXFR messages may omit it). mac: our request's MAC (to
+ * trust a signed BADTIME). Returns 0, the rcode (> 0) when it is not NOERROR (err set),
+ * or < 0.
  */
 static int xc_check_hdr(struct xfr_ctx *x, const uint8_t *m, size_t len, uint16_t id,
-			uint16_t type, int first)
+			uint16_t type, int first, const uint8_t *mac, size_t mac_len)
 {
 	uint8_t o[DNAME_MAX], q[DNAME_MAX];
 	size_t olen, qlen, end;
@@ -543,9 +567,11 @@ static int xc_check_hdr(struct xfr_ctx *x, const uint8_t *m, size_t len, uint16_
 		return xc_fail(x, PHAROS_EPROTO, "garbage: not an answer to a query");
 	if (rcode != DNS_R_NOERROR) {
 		struct tsigkey_rr t;
-		if (tsigkey_find(m, len, &t) == 1 && t.error)
-			return xc_fail(x, (int)rcode, "answer %s (TSIG %s)", rcode_name(rcode, rb),
-				       tsigkey_error_name(t.error));
+		char tb[96];
+		if (tsigkey_find(m, len, &t) == 1 && t.error) {
+			xc_tsig_error(x, m, len, mac, mac_len, &t, tb, sizeof(tb));
+			return xc_fail(x, (int)rcode, "answer %s (%s)", rcode_name(rcode, rb), tb);
+		}
 		return xc_fail(x, (int)rcode, "answer %s", rcode_name(rcode, rb));
 	}
 	unsigned qd = dns_get16(m + 4);
@@ -618,7 +644,7 @@ static int xc_soa_answer(struct xfr_ctx *x, const uint8_t *m, size_t len, uint16
 	uint8_t o[DNAME_MAX];
 	size_t olen;
 	ldns_pkt *pkt = NULL;
-	int rc = xc_check_hdr(x, m, len, id, DNS_T_SOA, 1);
+	int rc = xc_check_hdr(x, m, len, id, DNS_T_SOA, 1, mac, mac_len);
 
 	if (rc != 0)
 		return rc > 0 ? PHAROS_EPROTO : rc;
@@ -849,7 +875,8 @@ static int xc_read_answers(struct xfr_ctx *x, struct xc_run *t, struct xfr_resul
 		if (x->r->size_limit && out->bytes > x->r->size_limit)
 			return xc_fail(x, PHAROS_ELIMIT, "transfer larger than the size limit "
 				       "of %llu bytes", (unsigned long long)x->r->size_limit);
-		rc = xc_check_hdr(x, t->buf, len, t->id, t->type, msgs == 1);
+		rc = xc_check_hdr(x, t->buf, len, t->id, t->type, msgs == 1, t->ts.prior,
+				  msgs == 1 ? t->ts.prior_len : 0);
 		if (rc > 0 && t->type == DNS_T_IXFR && msgs == 1 &&
 		    (rc == DNS_R_REFUSED || rc == DNS_R_NOTIMP || rc == DNS_R_FORMERR))
 			return 1;

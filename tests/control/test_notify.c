@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <ldns/ldns.h>
 
 #include "pharos/err.h"
@@ -236,15 +237,80 @@ Test(notify, not_a_notify)
 	cr_assert_not(ev.accepted);
 }
 
-Test(notify, time_off_badtime)
+/*
+ * A NOTIFY signed with the right key but a clock 1000 s off: NOTAUTH + BADTIME, signed
+ * (RFC 8945 5.2.3, as Knot): Time Signed is the request's, Other Data our clock in 6
+ * octets, the MAC (request MAC as prior) checked with ldns, not with our verifier.
+ */
+static uint64_t u48(const uint8_t *o)
+{
+	return (uint64_t)o[0] << 40 | (uint64_t)o[1] << 32 | (uint64_t)o[2] << 24 |
+	       (uint64_t)o[3] << 16 | (uint64_t)o[4] << 8 | o[5];
+}
+
+static void badtime_case(int64_t skew, const char *how)
+{
+	uint8_t q[1024], r[4096], mac[TSIGKEY_MAC_MAX], pm[2 + TSIGKEY_MAC_MAX];
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl, ml;
+	uint64_t signed_at = (uint64_t)((int64_t)time(NULL) + skew), before, after;
+	struct notify_event ev;
+	ldns_pkt *p = NULL;
+	char why[128];
+
+	cr_assert_eq(tsigkey_sign(&key, q, &n, sizeof(q), NULL, 0, 0, signed_at, mac, &ml), 0);
+	before = (uint64_t)time(NULL);
+	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	after = (uint64_t)time(NULL);
+	cr_assert_not(ev.accepted);
+	snprintf(why, sizeof(why), "TSIG of key nkey. wrong (BADTIME: the sender's clock is "
+		 "1000 s %s ours)", how);
+	cr_assert_str_eq(ev.why, why);
+
+	cr_assert_eq(ldns_wire2pkt(&p, r, rl), LDNS_STATUS_OK);
+	ldns_rr *tsig = ldns_pkt_tsig(p);
+	cr_assert_not_null(tsig, "no TSIG in the BADTIME answer");
+	cr_assert_eq(ldns_rdf2native_int16(ldns_rr_rdf(tsig, 5)), 18, "TSIG error BADTIME");
+	const ldns_rdf *ts = ldns_rr_rdf(tsig, 1), *mac_rdf = ldns_rr_rdf(tsig, 3);
+	const ldns_rdf *other = ldns_rr_rdf(tsig, 6);
+	cr_assert_eq(ldns_rdf_size(mac_rdf), 2 + 32, "MAC of hmac-sha256 (signed answer)");
+	cr_assert_eq(ldns_rdf_size(ts), 6);
+	cr_assert_eq(u48(ldns_rdf_data(ts)), signed_at, "Time Signed: the request's");
+	cr_assert_eq(ldns_rdf_size(other), 2 + 6, "Other Len 6");
+	uint64_t clock = u48(ldns_rdf_data(other) + 2);
+	cr_assert(clock >= before && clock <= after, "Other Data %llu, now %llu",
+		  (unsigned long long)clock, (unsigned long long)before);
+
+	pm[0] = 0;
+	pm[1] = (uint8_t)ml;
+	memcpy(pm + 2, mac, ml);
+	ldns_rdf *prior = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2 + ml, pm);
+	cr_assert(ldns_pkt_tsig_verify(p, r, rl, "nkey.", SECRET, prior),
+		  "the BADTIME answer's MAC does not verify (ldns)");
+	cr_assert_not(ldns_pkt_tsig_verify(p, r, rl, "nkey.", OTHER, prior),
+		      "ldns verified with another secret: the check checks nothing");
+	pm[2] ^= 1;	/* another request MAC: the answer must not verify against it */
+	ldns_rdf_deep_free(prior);
+	prior = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2 + ml, pm);
+	cr_assert_not(ldns_pkt_tsig_verify(p, r, rl, "nkey.", SECRET, prior));
+	ldns_rdf_deep_free(prior);
+	ldns_pkt_free(p);
+}
+
+Test(notify, time_off_badtime_signed)
+{
+	badtime_case(-1000, "behind");
+	badtime_case(1000, "ahead of");
+}
+
+/* Wrong secret and a time off: the MAC is checked first (RFC 8945 5.2), BADSIG unsigned. */
+Test(notify, time_off_wrong_secret_badsig)
 {
 	uint8_t q[1024], r[4096];
 	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, 0, LDNS_PACKET_NOTIFY), rl;
 	struct notify_event ev;
 
-	cr_assert_eq(tsigkey_sign(&key, q, &n, sizeof(q), NULL, 0, 0, 1000, NULL, NULL), 0);
+	cr_assert_eq(tsigkey_sign(&badsecret, q, &n, sizeof(q), NULL, 0, 0,
+				  (uint64_t)time(NULL) - 1000, NULL, NULL), 0);
 	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
-	cr_assert_not(ev.accepted);
-	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADTIME);
-	cr_assert_str_eq(ev.why, "TSIG of key nkey. wrong (BADTIME)");
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADSIG);
 }

@@ -200,3 +200,49 @@ Test(tsigkey, stream_first_unsigned_refused)
 	cr_assert_str_eq(why, "TSIG missing");
 	tsigkey_stream_free(&s);
 }
+
+/*
+ * RFC 8945 5.2.3: a BADTIME answer carries the request's time, our clock in Other Data,
+ * and a MAC over the request MAC, the answer and those variables (ldns agrees).
+ */
+Test(tsigkey, badtime_answer)
+{
+	struct tsig_key k = make("k.", "hmac-sha256", SECRET);
+	uint8_t q[1024], a[1024], mac[TSIGKEY_MAC_MAX], pm[2 + TSIGKEY_MAC_MAX];
+	size_t qlen = query(q, 77), alen, mac_len;
+	struct tsigkey_rr req, t;
+	uint64_t when = 0;
+	ldns_pkt *p = NULL;
+
+	cr_assert_eq(tsigkey_sign(&k, q, &qlen, sizeof(q), NULL, 0, 0, 1000000, mac, &mac_len),
+		     0);
+	cr_assert_eq(tsigkey_verify(&k, q, qlen, NULL, 0, 2000000, &req), TSIGKEY_BADTIME);
+	memcpy(a, q, qlen);
+	a[2] |= 0x80;
+	a[3] = 9;		/* NOTAUTH */
+	a[10] = a[11] = 0;	/* ARCOUNT: the request's TSIG left out */
+	alen = req.off;
+	cr_assert_eq(tsigkey_sign_badtime(&k, a, &alen, 20 + alen, &req, 2000000, NULL, NULL),
+		     PHAROS_ESPACE);
+	cr_assert_eq(tsigkey_sign_badtime(&k, a, &alen, sizeof(a), &req, 2000000, NULL, NULL),
+		     0);
+	/* the client checks it against its own clock, the request's time */
+	cr_assert_eq(tsigkey_verify(&k, a, alen, mac, mac_len, 1000000, &t), 0);
+	cr_assert_eq(t.error, TSIGKEY_BADTIME);
+	cr_assert_eq(t.time, 1000000);
+	cr_assert_eq(tsigkey_other_time(&t, &when), 0);
+	cr_assert_eq(when, 2000000);
+	cr_assert_eq(tsigkey_verify(&k, a, alen, q, 32, 1000000, &t), TSIGKEY_BADSIG,
+		     "another request MAC");
+	pm[0] = 0;
+	pm[1] = (uint8_t)mac_len;
+	memcpy(pm + 2, mac, mac_len);
+	ldns_rdf *prior = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, 2 + mac_len, pm);
+	cr_assert_eq(ldns_wire2pkt(&p, a, alen), LDNS_STATUS_OK);
+	cr_assert(ldns_pkt_tsig_verify(p, a, alen, "k.", SECRET, prior));
+	ldns_rdf_deep_free(prior);
+	ldns_pkt_free(p);
+	/* an ordinary signature has no Other Data */
+	cr_assert_eq(tsigkey_verify(&k, q, qlen, NULL, 0, 1000000, &t), 0);
+	cr_assert_eq(tsigkey_other_time(&t, &when), PHAROS_ENOTFOUND);
+}

@@ -12,6 +12,9 @@
 #   3. tests/lib/badprimary.py: each failure mode of issue 4 point 7 gives rc != 0 and an
 #      error line naming the primary, the kind and the reason; IXFR refused or answered
 #      with a full zone falls back to AXFR; a good transfer after the bad ones works
+#   4. NOTIFY: the same messages to knotd (as a secondary) and to notify_handle get the
+#      same answers, BADTIME (a time 1000 s off) signed as RFC 8945 5.2.3 says included
+#   5. a primary answering BADTIME signed with its clock: the error says how far off it is
 #
 # Environment: XFR_CLIENT, PHAROS_ZONE, BADPRIMARY.
 set -euo pipefail
@@ -325,9 +328,45 @@ bg_start2 notify "$T/notify.out" "$T/notify.err" "$XFR_CLIENT" -N "127.0.0.1#$np
 wait_line "$T/notify.out" ready "$BG_PID" "$wait_s" || fail "xfr_client -N did not start"
 cat >"$T/notify.py" <<'PYEOF'
 # Send the same NOTIFY messages to a server; print what its answers say, one line each.
-import socket, sys
-import dns.flags, dns.message, dns.opcode, dns.rrset, dns.tsigkeyring
+import base64, hashlib, hmac, socket, struct, sys, time
+from unittest import mock
+import dns.flags, dns.message, dns.name, dns.opcode, dns.rrset, dns.tsigkeyring
 port, secret, wrong = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+
+def badtime(w, r, req_mac, signed_at):
+    """What a BADTIME answer's TSIG says (RFC 8945 5.2.3), its MAC checked here with
+    hashlib: request MAC, the answer without its TSIG, the TSIG variables."""
+    qend = 12
+    while w[qend]:
+        qend += 1 + w[qend]
+    qend += 5
+    if r[4:12] != b'\0\1\0\0\0\0\0\1':
+        return 'counts %s' % r[4:12].hex()
+    key, used = dns.name.from_wire(r, qend)
+    p = qend + used + 10  # owner, type, class, TTL, RDLENGTH
+    alg, used = dns.name.from_wire(r, p)
+    p += used
+    t_hi, t_lo, fudge, mac_len = struct.unpack('!HIHH', r[p:p + 10])
+    mac = r[p + 10:p + 10 + mac_len]
+    p += 10 + mac_len
+    orig_id, error, other_len = struct.unpack('!HHH', r[p:p + 6])
+    other = r[p + 6:p + 6 + other_len]
+    if not mac_len:
+        return 'error %d, unsigned' % error
+    when = (t_hi << 32) | t_lo
+    msg = struct.pack('!H', orig_id) + r[2:10] + b'\0\0' + r[12:qend]
+    var = (key.canonicalize().to_wire() + b'\0\xff\0\0\0\0' + alg.canonicalize().to_wire() +
+           struct.pack('!HIHHH', t_hi, t_lo, fudge, error, other_len) + other)
+    want = hmac.new(base64.b64decode(secret), struct.pack('!H', len(req_mac)) + req_mac +
+                    msg + var, hashlib.sha256).digest()
+    theirs = int.from_bytes(other, 'big') if other_len == 6 else None
+    return ('error %d, signed %s, time signed %s, fudge %d, other data %s' %
+            (error, 'and verified' if hmac.compare_digest(mac, want) else 'NOT verified',
+             "the request's" if when == signed_at else 'other (%d)' % (when - signed_at),
+             fudge, 'our clock' if theirs is not None and abs(theirs - time.time()) < 10
+             else 'other: %s' % other.hex()))
+
 good = dns.tsigkeyring.from_text({'nkey.': ('hmac-sha256', secret)})
 bad = dns.tsigkeyring.from_text({'nkey.': ('hmac-sha256', wrong)})
 unknown = dns.tsigkeyring.from_text({'okey.': ('hmac-sha256', secret)})
@@ -340,16 +379,25 @@ cases = [('allowed', 'open.test.', None, 'SOA', False),
          ('other key', 'keyed.test.', unknown, 'SOA', False),
          ('sender not allowed', 'other.test.', None, 'SOA', False),
          ('zone not ours', 'elsewhere.test.', None, 'SOA', False),
-         ('type A', 'open.test.', None, 'A', False)]
+         ('type A', 'open.test.', None, 'A', False),
+         ('signed 1000 s in the past', 'keyed.test.', good, 'SOA', False),
+         ('signed 1000 s in the future', 'keyed.test.', good, 'SOA', False),
+         ('wrong secret, 1000 s in the past', 'keyed.test.', bad, 'SOA', False)]
+skews = {'signed 1000 s in the past': -1000, 'signed 1000 s in the future': 1000,
+         'wrong secret, 1000 s in the past': -1000}
 for label, zone, ring, qtype, soa in cases:
     m = dns.message.make_query(zone, qtype)
     m.flags = dns.flags.AA
     m.set_opcode(dns.opcode.NOTIFY)
     if soa:
         m.answer.append(dns.rrset.from_text(zone, 3600, 'IN', 'SOA', 'ns. h. 7 1 1 1 1'))
+    skew = skews.get(label, 0)
+    signed_at = int(time.time()) + skew
     if ring:
-        m.use_tsig(ring, keyname=list(ring)[0])
-    w = m.to_wire()
+        # a fudge other than 300 shows whether the answer echoes it
+        m.use_tsig(ring, keyname=list(ring)[0], fudge=250 if skew else 300)
+    with mock.patch('time.time', return_value=signed_at):
+        w = m.to_wire()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(3)
     s.sendto(w, ('127.0.0.1', port))
@@ -364,7 +412,9 @@ for label, zone, ring, qtype, soa in cases:
     qend += 5
     same_q = r[12:qend] == w[12:qend] and r[:2] == w[:2]
     tsig = '-'
-    if r[10:12] != b'\0\0':
+    if r[10:12] != b'\0\0' and skew:
+        tsig = badtime(w, r, m.mac, signed_at)
+    elif r[10:12] != b'\0\0':
         err = int.from_bytes(r[-4:-2], 'big')
         tsig = 'error %d' % err
         if err == 0:
@@ -384,9 +434,53 @@ sed 's/^/knotd: /' "$T/notify.knot"
 diff -u "$T/notify.knot" "$T/notify.pharos" >&2 || fail "notify_handle answers differ from knotd's"
 grep -q '^signed, good: flags a000, .*tsig error 0, verified$' "$T/notify.pharos" ||
 	fail "signed NOTIFY: answer not signed and verified"
+# RFC 8945 5.2.3: BADTIME signed, Time Signed the request's, our clock in Other Data
+badtime_ok="tsig error 18, signed and verified, time signed the request's, fudge [0-9]*"
+badtime_ok+=", other data our clock\$"
+for when in past future; do
+	grep -q "^signed 1000 s in the $when: flags a009, .*$badtime_ok" "$T/notify.pharos" ||
+		fail "NOTIFY signed 1000 s in the $when: no signed BADTIME"
+done
+grep -q '^wrong secret, 1000 s in the past: flags a009, .*tsig error 16, unsigned$' \
+	"$T/notify.pharos" || fail "NOTIFY with a wrong secret and time: not BADSIG unsigned"
+grep -qF "why=TSIG of key nkey. wrong (BADTIME: the sender's clock is 1000 s behind ours)" \
+	"$T/notify.out" || fail "notify_handle: no clock skew in the reason for BADTIME"
 grep -q '^open\.test\. accepted=1 serial=7 ' "$T/notify.out" ||
 	fail "notify_handle did not accept the allowed NOTIFY with its serial"
 grep -q '^other\.test\. accepted=0 .*why=sender 127\.0\.0\.1 not allowed to notify' \
 	"$T/notify.out" || fail "notify_handle: no reason for the refused NOTIFY"
 log "NOTIFY: $(wc -l <"$T/notify.pharos") answers the same as knotd's"
+
+# ---------------------------------------------------------------- 5. a primary's clock off
+# A primary whose clock is 1000 s ahead answers our SOA query NOTAUTH + BADTIME, signed,
+# its clock in Other Data (RFC 8945 5.2.3, what knotd does above): the error says how far
+# off. dnspython plays the primary: knotd would need its clock faked.
+log "BADTIME from a primary"
+cat >"$T/skewed.py" <<'PYEOF'
+import socket, struct, sys, time
+from unittest import mock
+import dns.message, dns.rcode, dns.tsigkeyring
+port, secret = int(sys.argv[1]), sys.argv[2]
+ring = dns.tsigkeyring.from_text({'xfr-key.': ('hmac-sha256', secret)})
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', port))
+print('ready', flush=True)
+while True:
+    data, peer = s.recvfrom(65535)
+    q = dns.message.from_wire(data, keyring=ring)
+    r = dns.message.make_response(q)
+    r.set_rcode(dns.rcode.NOTAUTH)
+    ours = int(time.time()) + 1000
+    r.use_tsig(ring, keyname='xfr-key.', tsig_error=dns.rcode.BADTIME,
+               other_data=struct.pack('!HI', ours >> 32, ours & 0xffffffff))
+    with mock.patch('time.time', return_value=q.tsig[0].time_signed):
+        s.sendto(r.to_wire(), peer)
+PYEOF
+skport=5356
+bg_start2 skewed "$T/skewed.out" "$T/skewed.err" /usr/bin/python3 "$T/skewed.py" "$skport" \
+	"$secret"
+wait_line "$T/skewed.out" ready "$BG_PID" "$wait_s" || fail "the skewed primary did not start"
+expect_err "primary clock 1000 s ahead" \
+	"SOA: answer NOTAUTH (TSIG BADTIME: the primary's clock is 1000 s ahead of ours)" \
+	"${KEY[@]}" -S "127.0.0.1#$skport" "$zone"
 log "PASS"
