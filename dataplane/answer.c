@@ -312,6 +312,24 @@ static const struct snap_zone *pick_zone(const struct snapshot *snap, const stru
 	return z;
 }
 
+void answer_warm(const struct snapshot *snap, const uint8_t *qbuf, size_t qlen,
+		 struct img_warm *w)
+{
+	uint8_t name[DNAME_MAX], lname[DNAME_MAX];
+	size_t len;
+	const struct snap_zone *z;
+
+	w->img = NULL;
+	w->at = NULL;
+	if (qlen < DNS_HDR_LEN || dname_parse(qbuf, qlen, DNS_HDR_LEN, name, &len) < 0 ||
+	    DNS_HDR_LEN + len + 2 > qlen)
+		return;
+	dname_lower_copy(lname, name, len);
+	z = snap ? snap_find(snap, lname, len) : NULL;
+	if (z)		/* the base: a delta is small, and most names are not in it */
+		img_warm_start(w, z->img, lname, len, dns_get16(qbuf + DNS_HDR_LEN + len));
+}
+
 size_t answer_query(const struct snapshot *snap, const uint8_t *qbuf, size_t qlen, uint8_t *out,
 		    size_t outcap, enum answer_proto proto, struct answer_info *info)
 {

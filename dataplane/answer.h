@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "img.h"
 #include "snapshot.h"
 
 #define ANSWER_UDP_MAX_DEFAULT	1232	/* our EDNS payload size (DNS flag day 2020) */
@@ -28,6 +29,14 @@ struct answer_info {
  */
 /* Our EDNS UDP payload size (default 1232, at least 512). Set once at start-up. */
 void answer_set_udp_max(uint16_t size);
+
+/*
+ * Start warming the caches for the query in qbuf (parse its name, find its zone, hash it):
+ * then img_warm_step() it, stage by stage across a batch, before answer_query(). Has no
+ * effect on any answer; w->img is NULL when there is nothing to warm.
+ */
+void answer_warm(const struct snapshot *snap, const uint8_t *qbuf, size_t qlen,
+		 struct img_warm *w);
 
 /*
  * Identity for anycast operators, set once at start-up (strings are copied, at most 255

@@ -80,6 +80,70 @@ const struct img_name *img_find(const struct img *img, const uint8_t *name, size
 const struct img_rrset *img_rrset(const struct img *img, const struct img_name *n,
 				  uint16_t type);
 
+/*
+ * Cache warming for a lookup to come (img_find of a name, then img_rrset of a type), one
+ * dependent load per step: stepping a whole batch of queries stage by stage lets their
+ * cache misses overlap instead of queueing one after the other. Never changes what a
+ * lookup returns; a name that is absent, or not in its first probed slot, just ends it.
+ */
+#define IMG_WARM_STEPS	3	/* img_warm_step() calls after img_warm_start() */
+
+struct img_warm {
+	const struct img *img;		/* NULL: nothing (more) to warm */
+	const void *at;			/* what the last step prefetched */
+	uint32_t hash;
+	uint16_t qtype;
+	uint8_t stage;
+};
+
+/* First step: hash the lowercased wire name, prefetch its hash slot. */
+static inline void img_warm_start(struct img_warm *w, const struct img *img,
+				  const uint8_t *name, size_t len, uint16_t qtype)
+{
+	uint32_t h = img_hash(name, len);
+	const struct img_slot *s = &img->slots[h & img->slot_mask];
+
+	w->img = img;
+	w->hash = h;
+	w->at = s;
+	w->qtype = qtype;
+	w->stage = 0;
+	__builtin_prefetch(s);
+}
+
+/* Next step: slot -> name entry -> its name bytes and RRsets -> the qtype RRset's data. */
+static inline void img_warm_step(struct img_warm *w)
+{
+	const struct img *img = w->img;
+	const struct img_slot *s;
+	const struct img_name *n;
+	const struct img_rrset *rs;
+
+	if (img == NULL)
+		return;
+	switch (w->stage++) {
+	case 0:		/* the slot is in: the name entry */
+		s = w->at;
+		w->at = s->hash == w->hash && s->name < img->name_count ? &img->names[s->name] : NULL;
+		if (w->at == NULL)
+			break;
+		__builtin_prefetch(w->at);
+		return;
+	case 1:		/* the name entry is in: its bytes and its RRsets */
+		n = w->at;
+		__builtin_prefetch(img->base + n->name_off);
+		__builtin_prefetch(img->rrsets + n->rrset_first);
+		return;
+	default:	/* the RRsets are in: the data of the asked type's */
+		rs = img_rrset(img, w->at, w->qtype);
+		w->at = rs ? img->base + rs->rdata_off : NULL;
+		if (w->at)
+			__builtin_prefetch(w->at);
+		break;
+	}
+	w->img = NULL;		/* the walk is over */
+}
+
 static inline const uint8_t *img_name_wire(const struct img *img, const struct img_name *n)
 {
 	return img->base + n->name_off;

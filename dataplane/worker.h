@@ -63,6 +63,7 @@ struct worker {
 	struct worker_stats st;
 	struct io_pkt pkts[IO_BURST];	/* current batch */
 	struct io_pkt drop[IO_BURST];	/* queries of the batch that get no answer */
+	struct img_warm warm[IO_BURST];	/* cache warming of the batch's lookups */
 	const struct io_ops *ops;
 	struct io_queue *q;
 	struct relay_ring *relay;	/* NOTIFYs to the management thread (we produce) */

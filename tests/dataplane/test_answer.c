@@ -533,3 +533,41 @@ Test(answer, expired_zone_servfail)
 	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR, "the old snapshot is untouched");
 	ldns_pkt_free(r);
 }
+
+/* Warm a query all the way: what the last step points at (NULL: the walk ended early). */
+static const void *warm_end(const uint8_t *q, size_t qlen)
+{
+	struct img_warm w;
+
+	answer_warm(snap, q, qlen, &w);
+	for (unsigned i = 0; i < IMG_WARM_STEPS; i++)
+		img_warm_step(&w);
+	cr_assert_null(w.img, "the walk is over after IMG_WARM_STEPS steps");
+	return w.at;
+}
+
+/* Cache warming walks to the very RRset data the answer will read, and never further. */
+Test(answer, warm_walk)
+{
+	const struct img *img = snap->zones[0]->img;
+	static const uint8_t wire_mail[] = "\4mail\7example\3com";
+	uint8_t q[512];
+	size_t n;
+
+	const struct img_name *nm = img_find(img, wire_mail, sizeof(wire_mail),
+					     img_hash(wire_mail, sizeof(wire_mail)));
+	cr_assert_not_null(nm);
+	const struct img_rrset *aaaa = img_rrset(img, nm, LDNS_RR_TYPE_AAAA);
+	cr_assert_not_null(aaaa);
+	n = make_query("MAIL.example.com.", LDNS_RR_TYPE_AAAA, -1, q);
+	cr_assert_eq(warm_end(q, n), img->base + aaaa->rdata_off, "mixed case, second RRset");
+	n = make_query("mail.example.com.", LDNS_RR_TYPE_TXT, -1, q);
+	cr_assert_null(warm_end(q, n), "NODATA: no RRset to warm");
+	n = make_query("nothere.example.com.", LDNS_RR_TYPE_A, -1, q);
+	cr_assert_null(warm_end(q, n), "NXDOMAIN");
+	n = make_query("www.example.org.", LDNS_RR_TYPE_A, -1, q);
+	cr_assert_null(warm_end(q, n), "no zone");
+	cr_assert_null(warm_end(q, 20), "QNAME cut short");
+	cr_assert_null(warm_end(q, n - 3), "QTYPE cut short");
+	cr_assert_null(warm_end(q, 5), "header cut short");
+}
