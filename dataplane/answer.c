@@ -40,9 +40,9 @@ void answer_set_ident(const char *nsid, const char *id, const char *version)
 	memset(&ident, 0, sizeof(ident));
 	if (nsid)
 		ident_copy(ident.nsid, &ident.nsid_len, nsid);
-	if ((ident.id_on = id != NULL))
+	if ((ident.id_on = id != NULL && *id))		/* "": hidden, as Knot */
 		ident_copy(ident.id, &ident.id_len, id);
-	if ((ident.version_on = version != NULL))
+	if ((ident.version_on = version != NULL && *version))
 		ident_copy(ident.version, &ident.version_len, version);
 }
 
@@ -213,7 +213,7 @@ static void solve_chaos(struct solve *s)
 		txt = ident.version_on ? ident.version : NULL;
 		len = ident.version_len;
 	}
-	if (!txt || (q->qtype != DNS_T_TXT && q->qtype != DNS_T_ANY)) {
+	if (!txt || q->qtype != DNS_T_TXT) {	/* ANY too is REFUSED, as Knot */
 		s->rcode = DNS_R_REFUSED;
 		return;
 	}
@@ -230,8 +230,7 @@ static void solve_chaos(struct solve *s)
 	p[12] = len;
 	memcpy(p + 13, txt, len);
 	s->r.len += 13 + (size_t)len;
-	s->r.count[RENDER_AN] = 1;
-	s->aa = 1;
+	s->r.count[RENDER_AN] = 1;	/* AA clear: not zone data (Knot and NSD too) */
 }
 
 /* Room the OPT RR and an error TSIG RR will need at the end. */

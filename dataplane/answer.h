@@ -42,7 +42,7 @@ void answer_warm(const struct snapshot *snap, const uint8_t *qbuf, size_t qlen,
  * Identity for anycast operators, set once at start-up (strings are copied, at most 255
  * bytes): nsid = the RFC 5001 NSID payload (NULL: NSID not answered); id = the CH TXT
  * answer for id.server. / hostname.bind., version for version.server. / version.bind.
- * (NULL: hidden, REFUSED).
+ * (NULL or "": hidden, REFUSED, as Knot). Only CH TXT is answered, with AA clear.
  */
 void answer_set_ident(const char *nsid, const char *id, const char *version);
 

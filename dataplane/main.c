@@ -266,6 +266,14 @@ static void check_backend(struct opts *o)
 	kernel_addrs(o);
 }
 
+/* An identity string: one TXT character-string / NSID payload, so at most 255 bytes. */
+static const char *ident_arg(const char *opt, const char *txt)
+{
+	if (strlen(txt) > 255)
+		bad_usage("%s: %zu bytes, at most 255", opt, strlen(txt));
+	return txt;
+}
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option lopts[] = {
@@ -319,9 +327,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				bad_usage("--state-dir: empty path");
 			o->state_dir = optarg;
 			break;
-		case 'N': o->nsid = optarg; break;
-		case 'I': o->identity = optarg; break;
-		case 'V': o->version = optarg; break;
+		case 'N': o->nsid = ident_arg("--nsid", optarg); break;
+		case 'I': o->identity = ident_arg("--identity", optarg); break;
+		case 'V': o->version = ident_arg("--version-string", optarg); break;
 		case 'n': o->hide_nsid = 1; break;
 		case 'i': o->hide_identity = 1; break;
 		case 'v': o->hide_version = 1; break;

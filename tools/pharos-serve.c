@@ -44,6 +44,8 @@ struct serve {
 	const char *backend;		/* NULL: the dataplane's default (socket) */
 	const char *iface, *eal, *cpus;
 	int busy_poll;
+	const char *nsid, *identity, *version;	/* NULL: the dataplane's defaults */
+	int hide_nsid, hide_identity, hide_version;
 	char probe[80];			/* --service as ADDR:53, when it is the probe address */
 	const char *workers;
 	const char *control_sock;	/* as given, or in the temp dir */
@@ -83,6 +85,12 @@ static void serve_usage(FILE *f)
 		   "  --cpus LIST          CPUs to pin the workers to, e.g. 0 or 2,4-7\n"
 		   "  --workers N          worker threads (afxdp/dpdk: NIC queues 0..N-1)\n"
 		   "  --control-socket PATH  pharosctl socket (default: in the temp state dir)\n"
+		   "  --nsid STR           NSID (RFC 5001) sent when asked (default: host name)\n"
+		   "  --identity STR       CH TXT id.server. / hostname.bind. (default: host name)\n"
+		   "  --version-string STR CH TXT version.server. / version.bind.\n"
+		   "                       (default: \"Pharos " PHAROS_VERSION "\")\n"
+		   "  --hide-nsid, --hide-identity, --hide-version\n"
+		   "                       send no NSID; answer REFUSED to those CH TXT queries\n"
 		   "Readiness is probed on the first --listen, else on the first --service port 53.\n"
 		   "Prints 'ready' on stdout once every zone answers; SIGTERM or SIGINT stops.\n");
 }
@@ -133,6 +141,12 @@ static int serve_args(int argc, char **argv, struct serve *s)
 		{ "service", required_argument, NULL, 'S' },
 		{ "cpus", required_argument, NULL, 'C' },
 		{ "busy-poll", no_argument, NULL, 'B' },
+		{ "nsid", required_argument, NULL, 'N' },
+		{ "identity", required_argument, NULL, 'D' },
+		{ "version-string", required_argument, NULL, 'V' },
+		{ "hide-nsid", no_argument, NULL, 'n' },
+		{ "hide-identity", no_argument, NULL, 'd' },
+		{ "hide-version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,6 +175,18 @@ static int serve_args(int argc, char **argv, struct serve *s)
 			s->cpus = optarg;
 		else if (ch == 'B')
 			s->busy_poll = 1;
+		else if (ch == 'N')
+			s->nsid = optarg;
+		else if (ch == 'D')
+			s->identity = optarg;
+		else if (ch == 'V')
+			s->version = optarg;
+		else if (ch == 'n')
+			s->hide_nsid = 1;
+		else if (ch == 'd')
+			s->hide_identity = 1;
+		else if (ch == 'v')
+			s->hide_version = 1;
 		else if (ch == 'h')
 			return serve_usage(stdout), -1;
 		else
@@ -322,9 +348,13 @@ static pid_t serve_spawn(struct serve *s, char *const argv[])
 	_exit(127);
 }
 
+/* The dataplane's arguments besides --listen and --service: 26 at most, with the NULL. */
+#define SERVE_DP_ARGS	32
+
 static int serve_start_children(struct serve *s)
 {
-	char **dv = calloc((size_t)(s->nlisten + s->nservice) * 2 + 24, sizeof(char *));
+	char **dv = calloc((size_t)(s->nlisten + s->nservice) * 2 + SERVE_DP_ARGS,
+			   sizeof(char *));
 	int n = 0;
 
 	if (dv == NULL)
@@ -347,7 +377,12 @@ static int serve_start_children(struct serve *s)
 		dv[n++] = s->service[i];
 	}
 	const char *opt[][2] = { { "--backend", s->backend }, { "--iface", s->iface },
-				 { "--eal", s->eal }, { "--cpus", s->cpus } };
+				 { "--eal", s->eal }, { "--cpus", s->cpus },
+				 { "--nsid", s->nsid }, { "--identity", s->identity },
+				 { "--version-string", s->version } };
+	const struct { const char *name; int on; } flag[] = {
+		{ "--busy-poll", s->busy_poll }, { "--hide-nsid", s->hide_nsid },
+		{ "--hide-identity", s->hide_identity }, { "--hide-version", s->hide_version } };
 
 	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
 		if (opt[i][1] != NULL) {
@@ -355,8 +390,9 @@ static int serve_start_children(struct serve *s)
 			dv[n++] = (char *)opt[i][1];
 		}
 	}
-	if (s->busy_poll)
-		dv[n++] = "--busy-poll";
+	for (size_t i = 0; i < sizeof(flag) / sizeof(flag[0]); i++)
+		if (flag[i].on)
+			dv[n++] = (char *)flag[i].name;
 	s->dp_pid = serve_spawn(s, dv);
 	free(dv);
 	if (s->dp_pid < 0)

@@ -420,6 +420,11 @@ Test(answer, chaos_identity_and_hidden)
 	cr_assert_str_eq(txt, "\"pop-7.example.net\"");
 	free(txt);
 	cr_assert_eq(ldns_rr_get_class(ldns_rr_list_rr(ldns_pkt_answer(r), 0)), LDNS_RR_CLASS_CH);
+	cr_assert_not(ldns_pkt_aa(r), "AA clear: not zone data (as Knot and NSD)");
+	ldns_pkt_free(r);
+	r = run(q, make_query_ex("id.server.", LDNS_RR_TYPE_ANY, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED, "CH ANY: REFUSED, as Knot");
 	ldns_pkt_free(r);
 	r = run(q, make_query_ex("HOSTNAME.bind.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, q),
 		ANSWER_UDP, &info);
@@ -432,6 +437,11 @@ Test(answer, chaos_identity_and_hidden)
 	r = run(q, make_query_ex("www.example.com.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_CH, 0, q),
 		ANSWER_UDP, &info);
 	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED);
+	ldns_pkt_free(r);
+	answer_set_ident(NULL, "", "");
+	r = run(q, make_query_ex("id.server.", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_CH, 0, q),
+		ANSWER_UDP, &info);
+	cr_assert_eq(ldns_pkt_get_rcode(r), LDNS_RCODE_REFUSED, "empty identity: hidden, as Knot");
 	ldns_pkt_free(r);
 	answer_set_ident(NULL, NULL, NULL);
 }
