@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,24 +81,102 @@ static int nt_error(const struct nt_req *r, unsigned rcode, uint16_t tsig_error,
 }
 
 /*
- * The request's MAC verified but its time is outside its fudge: NOTAUTH + BADTIME signed
- * with the key, our clock in Other Data (RFC 8945 5.2.3, as Knot), so the sender can
- * trust the answer and see how far off its clock is. BADSIG and BADKEY stay unsigned
- * (5.3.2): there the request's MAC cannot be trusted.
+ * The request's MAC verified but its time is refused: NOTAUTH + BADTIME signed with the
+ * key, our clock in Other Data (RFC 8945 5.2.3, as Knot), so the sender can trust the
+ * answer and see how far off its clock is. BADSIG and BADKEY stay unsigned (5.3.2):
+ * there the request's MAC cannot be trusted.
  */
 static int nt_badtime(const struct nt_req *r, const struct tsig_key *k,
-		      const struct tsigkey_rr *t, uint8_t *resp, size_t cap, size_t *resplen,
-		      struct notify_event *ev)
+		      const struct tsigkey_rr *t, uint64_t now, uint8_t *resp, size_t cap,
+		      size_t *resplen)
 {
-	uint64_t now = (uint64_t)time(NULL);
-	uint64_t off = now > t->time ? now - t->time : t->time - now;
 	int rc;
 
-	nt_why(ev, "TSIG of key %s wrong (BADTIME: the sender's clock is %llu s %s ours)",
-	       k->name, (unsigned long long)off, t->time < now ? "behind" : "ahead of");
 	if ((rc = nt_error(r, DNS_R_NOTAUTH, 0, resp, cap, resplen)) < 0)
 		return rc;
 	return tsigkey_sign_badtime(k, resp, resplen, cap, t, now, NULL, NULL);
+}
+
+/* The time is outside the request's fudge: BADTIME, and by how much in ev->why. */
+static int nt_badtime_fudge(const struct nt_req *r, const struct tsig_key *k,
+			    const struct tsigkey_rr *t, uint8_t *resp, size_t cap,
+			    size_t *resplen, struct notify_event *ev)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	uint64_t off = now > t->time ? now - t->time : t->time - now;
+
+	nt_why(ev, "TSIG of key %s wrong (BADTIME: the sender's clock is %llu s %s ours)",
+	       k->name, (unsigned long long)off, t->time < now ? "behind" : "ahead of");
+	return nt_badtime(r, k, t, now, resp, cap, resplen);
+}
+
+/* ---- replay state (RFC 8945 5.2.3) ---- */
+
+void notify_seen_free(struct notify_seen *s)
+{
+	free(s->keys);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * The entry of (k, zone), NULL if no NOTIFY for zone signed with k was accepted yet. A
+ * linear walk: NOTIFYs are rare, and one entry per secondary zone and key at the most.
+ */
+static struct notify_seen_key *nt_seen_find(struct notify_seen *s, const struct tsig_key *k,
+					    const char *zone)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->keys[i].alg == k->alg && strcmp(s->keys[i].name, k->name) == 0 &&
+		    strcmp(s->keys[i].zone, zone) == 0)
+			return &s->keys[i];
+	return NULL;
+}
+
+/*
+ * Remember that a NOTIFY signed with k at time t was accepted. Out of memory: nothing is
+ * remembered for a new key (its replays pass, as before this check existed), which beats
+ * refusing a good NOTIFY.
+ */
+static void nt_seen_note(struct notify_seen *s, const struct tsig_key *k, const char *zone,
+			 uint64_t t)
+{
+	struct notify_seen_key *e = nt_seen_find(s, k, zone);
+
+	if (e == NULL) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 4;
+			struct notify_seen_key *keys = realloc(s->keys, cap * sizeof(*keys));
+			if (keys == NULL)
+				return;
+			s->keys = keys;
+			s->cap = cap;
+		}
+		e = &s->keys[s->n++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->name, sizeof(e->name), "%s", k->name);
+		snprintf(e->zone, sizeof(e->zone), "%s", zone);
+		e->alg = k->alg;
+	}
+	if (t > e->newest)
+		e->newest = t;
+}
+
+/*
+ * 1 when t (MAC verified, time within its fudge) was signed earlier than the newest
+ * NOTIFY accepted with k: a replay, or one that came out of order. ev->why says which
+ * and by how much.
+ */
+static int nt_replayed(struct notify_seen *s, const struct tsig_key *k,
+		       const struct tsigkey_rr *t, struct notify_event *ev)
+{
+	const struct notify_seen_key *e = nt_seen_find(s, k, ev->origin);
+
+	if (e == NULL || t->time >= e->newest)
+		return 0;
+	nt_why(ev, "TSIG of key %s wrong (BADTIME: signed %llu s before the newest NOTIFY "
+	       "for this zone accepted with this key: a replay, or out of order)", k->name,
+	       (unsigned long long)(e->newest - t->time));
+	return 1;
 }
 
 /* Header and question. Returns 0, PHAROS_EMALF (drop), or 1 (answer FORMERR). */
@@ -252,11 +331,12 @@ static const struct notify_allow *nt_acl(const struct nt_req *r, const struct so
 }
 
 int notify_handle(const uint8_t *q, size_t qlen, const struct sockaddr *src,
-		  notify_acl_fn acl, void *ctx, uint8_t *resp, size_t cap, size_t *resplen,
-		  struct notify_event *ev)
+		  notify_acl_fn acl, void *ctx, struct notify_seen *seen, uint8_t *resp,
+		  size_t cap, size_t *resplen, struct notify_event *ev)
 {
 	struct nt_req r = { .q = q, .len = qlen };
 	const struct notify_allow *list = NULL, *a;
+	struct tsigkey_rr t;
 	size_t n = 0;
 	uint16_t terr = 0;
 	int rc;
@@ -276,22 +356,31 @@ int notify_handle(const uint8_t *q, size_t qlen, const struct sockaddr *src,
 	if (!(a = nt_acl(&r, src, list, n, &terr, ev)))
 		return nt_error(&r, DNS_R_NOTAUTH, terr, resp, cap, resplen);
 	if (a->key) {
-		struct tsigkey_rr t;
 		rc = tsigkey_verify(a->key, q, qlen, NULL, 0, 0, &t);
 		if (rc == TSIGKEY_BADTIME)
-			return nt_badtime(&r, a->key, &t, resp, cap, resplen, ev);
+			return nt_badtime_fudge(&r, a->key, &t, resp, cap, resplen, ev);
 		if (rc != 0) {
 			terr = rc > 0 ? (uint16_t)rc : TSIGKEY_BADSIG;
 			nt_why(ev, "TSIG of key %s wrong (%s)", a->key->name,
 			       tsigkey_error_name(terr));
 			return nt_error(&r, DNS_R_NOTAUTH, terr, resp, cap, resplen);
 		}
+		/* after the MAC (5.2): a forged one is BADSIG, never a signed BADTIME */
+		if (seen && nt_replayed(seen, a->key, &t, ev))
+			return nt_badtime(&r, a->key, &t, 0, resp, cap, resplen);
 	}
 	if ((rc = nt_error(&r, DNS_R_NOERROR, 0, resp, cap, resplen)) < 0)
 		return rc;
-	ev->accepted = 1;
-	if (!a->key)
+	if (!a->key) {
+		ev->accepted = 1;
 		return 0;
-	return tsigkey_sign(a->key, resp, resplen, cap, r.tsig.mac, r.tsig.mac_len, 0, 0, NULL,
-			    NULL);
+	}
+	rc = tsigkey_sign(a->key, resp, resplen, cap, r.tsig.mac, r.tsig.mac_len, 0, 0, NULL,
+			  NULL);
+	if (rc < 0)
+		return rc;
+	ev->accepted = 1;
+	if (seen)
+		nt_seen_note(seen, a->key, ev->origin, t.time);
+	return 0;
 }

@@ -75,6 +75,7 @@ struct sec_msg {
 struct sec {
 	int rfd, wfd;			/* finished jobs: the thread writes its job pointer */
 	size_t running;
+	struct notify_seen seen;	/* per key and zone, newest NOTIFY time accepted (replays) */
 };
 
 static int64_t sec_now_ms(void)
@@ -1087,8 +1088,9 @@ static void sec_on_notify(void *ctx, const struct ipc_notify *n)
 
 	sec_addr_text(&n->src, from, sizeof(from));
 	memset(&ev, 0, sizeof(ev));
-	if (notify_handle(n->msg, len, (const struct sockaddr *)&n->src, sec_acl, c, resp,
-			  sizeof(resp), &rlen, &ev) < 0)
+	/* replay state per key and zone: it outlives reloads (a key kept keeps it) */
+	if (notify_handle(n->msg, len, (const struct sockaddr *)&n->src, sec_acl, c,
+			  &c->sec->seen, resp, sizeof(resp), &rlen, &ev) < 0)
 		return;		/* not a NOTIFY: no answer */
 	if (rlen > 0)
 		dpconn_notify_answer(&c->dp, n->id, resp, rlen);
@@ -1391,6 +1393,7 @@ void sec_fini(struct ctl *c)
 	dpconn_set_notify(&c->dp, NULL, NULL);
 	close(c->sec->rfd);
 	close(c->sec->wfd);
+	notify_seen_free(&c->sec->seen);
 	free(c->sec);
 	c->sec = NULL;
 }

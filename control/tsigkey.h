@@ -75,7 +75,8 @@ int tsigkey_sign(const struct tsig_key *k, uint8_t *m, size_t *len, size_t cap,
 
 /*
  * Sign response m (as tsigkey_sign) with error BADTIME, as RFC 8945 5.2.3 wants when the
- * request's time is outside its fudge: the request's MAC as prior, Time Signed = the
+ * request's time is outside its fudge (or earlier than the newest accepted from that
+ * key, notify_handle): the request's MAC as prior, Time Signed = the
  * request's (req->time, so the client can check the answer against its own clock), Other
  * Data = our clock (now, 0 = the clock) in 6 octets. req: the request's TSIG as
  * tsigkey_verify found it (its MAC verified). Returns as tsigkey_sign.

@@ -105,8 +105,8 @@ static unsigned handle(const uint8_t *q, size_t qlen, const char *src, uint8_t *
 {
 	struct sockaddr_storage ss = from(src);
 
-	cr_assert_eq(notify_handle(q, qlen, (struct sockaddr *)&ss, lookup, NULL, resp, 4096,
-				   rlen, ev), 0);
+	cr_assert_eq(notify_handle(q, qlen, (struct sockaddr *)&ss, lookup, NULL, NULL, resp,
+				   4096, rlen, ev), 0);
 	cr_assert_geq(*rlen, 12);
 	cr_assert_eq(resp[0], 0x42);
 	cr_assert_eq(resp[1], 0x42);
@@ -226,11 +226,11 @@ Test(notify, not_a_notify)
 	struct sockaddr_storage ss = from("198.18.0.1");
 	struct notify_event ev;
 
-	cr_assert_eq(notify_handle(q, n, (struct sockaddr *)&ss, lookup, NULL, r, sizeof(r),
-				   &rl, &ev), PHAROS_EMALF);
+	cr_assert_eq(notify_handle(q, n, (struct sockaddr *)&ss, lookup, NULL, NULL, r,
+				   sizeof(r), &rl, &ev), PHAROS_EMALF);
 	cr_assert_eq(rl, 0);
-	cr_assert_eq(notify_handle(q, 5, (struct sockaddr *)&ss, lookup, NULL, r, sizeof(r),
-				   &rl, &ev), PHAROS_EMALF);
+	cr_assert_eq(notify_handle(q, 5, (struct sockaddr *)&ss, lookup, NULL, NULL, r,
+				   sizeof(r), &rl, &ev), PHAROS_EMALF);
 	/* a NOTIFY for type A: FORMERR, as Knot */
 	n = notify(q, "open.test.", LDNS_RR_TYPE_A, 0, LDNS_PACKET_NOTIFY);
 	cr_assert_eq(handle(q, n, "198.18.0.1", r, &rl, &ev), LDNS_RCODE_FORMERR);
@@ -313,4 +313,214 @@ Test(notify, time_off_wrong_secret_badsig)
 				  (uint64_t)time(NULL) - 1000, NULL, NULL), 0);
 	cr_assert_eq(handle(q, n, "127.0.0.1", r, &rl, &ev), LDNS_RCODE_NOTAUTH);
 	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADSIG);
+}
+
+/* ---- replays (RFC 8945 5.2.3): the newest Time Signed accepted per key and zone ---- */
+
+static struct notify_allow acl_replay[3];
+
+/* Any zone: 127.0.0.1 with the keys of acl_replay (filled by the test). */
+static int lookup_replay(void *ctx, const char *origin, const struct notify_allow **acl,
+			 size_t *n)
+{
+	(void)ctx;
+	(void)origin;
+	*acl = acl_replay;
+	*n = 3;
+	return 0;
+}
+
+/* A NOTIFY for keyed.test. (SOA serial in the answer) signed with k at time at. */
+static size_t signed_at(uint8_t *q, const struct tsig_key *k, uint32_t serial, uint64_t at,
+			uint8_t *mac, size_t *ml)
+{
+	size_t n = notify(q, "keyed.test.", LDNS_RR_TYPE_SOA, serial, LDNS_PACKET_NOTIFY);
+
+	cr_assert_eq(tsigkey_sign(k, q, &n, 1024, NULL, 0, 0, at, mac, ml), 0);
+	return n;
+}
+
+/* Handle q from 127.0.0.1 with the replay state seen (lookup_replay when replay_acl). */
+static unsigned handle_seen(const uint8_t *q, size_t qlen, struct notify_seen *seen,
+			    int replay_acl, uint8_t *r, size_t *rl, struct notify_event *ev)
+{
+	struct sockaddr_storage ss = from("127.0.0.1");
+
+	cr_assert_eq(notify_handle(q, qlen, (struct sockaddr *)&ss,
+				   replay_acl ? lookup_replay : lookup, NULL, seen, r, 4096, rl,
+				   ev), 0);
+	cr_assert_geq(*rl, 12);
+	return r[3] & 0x0f;
+}
+
+/* Accepted, and the answer signed with k over the request's MAC. */
+static void accepted(const uint8_t *r, size_t rl, const struct notify_event *ev,
+		     const struct tsig_key *k, const uint8_t *mac, size_t ml)
+{
+	struct tsigkey_rr t;
+
+	cr_assert(ev->accepted, "refused: %s", ev->why);
+	cr_assert_eq(tsigkey_verify(k, r, rl, mac, ml, 0, &t), 0, "answer not signed");
+	cr_assert_eq(t.error, 0);
+}
+
+/* The same signed NOTIFY twice, and another in the same second: all accepted. */
+Test(notify, replay_same_second_accepted)
+{
+	uint8_t q[1024], q2[1024], r[4096], mac[TSIGKEY_MAC_MAX], mac2[TSIGKEY_MAC_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	size_t ml, ml2, rl, n = signed_at(q, &key, 5, now, mac, &ml);
+	size_t n2 = signed_at(q2, &key, 6, now, mac2, &ml2);
+	struct notify_seen seen = { 0 };
+	struct notify_event ev;
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(handle_seen(q, n, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+		accepted(r, rl, &ev, &key, mac, ml);
+	}
+	cr_assert_eq(handle_seen(q2, n2, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mac2, ml2);
+	cr_assert_eq(seen.n, 1);
+	cr_assert_str_eq(seen.keys[0].name, "nkey.");
+	cr_assert_eq(seen.keys[0].newest, now);
+	notify_seen_free(&seen);
+}
+
+/*
+ * Signed before the newest accepted (the same message replayed after a newer one, or a
+ * new one signed earlier): NOTAUTH + BADTIME signed with the key, Time Signed the
+ * request's, our clock in Other Data, as for a time outside the fudge.
+ */
+Test(notify, replay_older_badtime_signed)
+{
+	uint8_t qa[1024], qb[1024], qc[1024], r[4096];
+	uint8_t ma[TSIGKEY_MAC_MAX], mb[TSIGKEY_MAC_MAX], mc[TSIGKEY_MAC_MAX];
+	uint64_t now = (uint64_t)time(NULL), before, after, clock;
+	size_t la, lb, lc, rl, na = signed_at(qa, &key, 1, now - 10, ma, &la);
+	size_t nb = signed_at(qb, &key, 2, now, mb, &lb);
+	size_t nc = signed_at(qc, &key, 3, now - 5, mc, &lc);
+	struct notify_seen seen = { 0 };
+	struct notify_event ev;
+	struct tsigkey_rr t;
+
+	cr_assert_eq(handle_seen(qa, na, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, ma, la);
+	cr_assert_eq(handle_seen(qb, nb, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mb, lb);
+
+	before = (uint64_t)time(NULL);
+	cr_assert_eq(handle_seen(qa, na, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	after = (uint64_t)time(NULL);
+	cr_assert_not(ev.accepted);
+	cr_assert_str_eq(ev.why, "TSIG of key nkey. wrong (BADTIME: signed 10 s before the "
+			 "newest NOTIFY for this zone accepted with this key: a replay, or out of order)");
+	cr_assert_eq(ev.serial, 1);
+	cr_assert_eq(tsigkey_verify(&key, r, rl, ma, la, 0, &t), 0, "BADTIME answer not signed");
+	cr_assert_eq(t.error, TSIGKEY_BADTIME);
+	cr_assert_eq(t.time, now - 10, "Time Signed: the request's");
+	cr_assert_eq(tsigkey_other_time(&t, &clock), 0, "no clock in Other Data");
+	cr_assert(clock >= before && clock <= after);
+	cr_assert_neq(tsigkey_verify(&key, r, rl, mb, lb, 0, &t), 0,
+		      "verified over another request's MAC: the check checks nothing");
+
+	cr_assert_eq(handle_seen(qc, nc, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_str_eq(ev.why, "TSIG of key nkey. wrong (BADTIME: signed 5 s before the "
+			 "newest NOTIFY for this zone accepted with this key: a replay, or out of order)");
+	cr_assert_eq(tsigkey_verify(&key, r, rl, mc, lc, 0, &t), 0);
+	cr_assert_eq(t.error, TSIGKEY_BADTIME);
+	/* the newest itself again, then a newer one: accepted */
+	cr_assert_eq(handle_seen(qb, nb, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mb, lb);
+	nc = signed_at(qc, &key, 4, now + 5, mc, &lc);
+	cr_assert_eq(handle_seen(qc, nc, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mc, lc);
+	cr_assert_eq(seen.keys[0].newest, now + 5);
+	notify_seen_free(&seen);
+}
+
+/* Only an accepted NOTIFY moves the state: wrong secret, time off, sender refused do not. */
+Test(notify, replay_state_only_from_accepted)
+{
+	uint8_t q[1024], r[4096], mac[TSIGKEY_MAC_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	size_t ml, rl, n;
+	struct sockaddr_storage ss = from("2001:db9::1");
+	struct notify_seen seen = { 0 };
+	struct notify_event ev;
+
+	n = signed_at(q, &badsecret, 1, now + 100, NULL, NULL);
+	cr_assert_eq(handle_seen(q, n, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert_eq(tsig_error(r, rl), TSIGKEY_BADSIG);
+	n = signed_at(q, &key, 2, now + 1000, NULL, NULL);
+	cr_assert_eq(handle_seen(q, n, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert(strstr(ev.why, "the sender's clock is"), "%s", ev.why);
+	n = signed_at(q, &key, 3, now + 100, NULL, NULL);
+	cr_assert_eq(notify_handle(q, n, (struct sockaddr *)&ss, lookup, NULL, &seen, r,
+				   sizeof(r), &rl, &ev), 0);
+	cr_assert_str_eq(ev.why, "sender 2001:db9::1 not allowed to notify");
+	cr_assert_eq(seen.n, 0, "a refused NOTIFY left a time");
+
+	n = signed_at(q, &key, 4, now, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 0, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mac, ml);
+	cr_assert_eq(seen.n, 1);
+	cr_assert_eq(seen.keys[0].newest, now);
+	notify_seen_free(&seen);
+}
+
+/* One time per key: name and algorithm. Without a state (NULL) nothing is checked. */
+Test(notify, replay_per_key)
+{
+	uint8_t q[1024], r[4096], mac[TSIGKEY_MAC_MAX];
+	uint64_t now = (uint64_t)time(NULL);
+	struct tsig_key k512;
+	struct notify_seen seen = { 0 };
+	struct notify_event ev;
+	size_t ml, rl, n;
+	char err[256];
+
+	cr_assert_eq(tsigkey_make("nkey.", "hmac-sha512", SECRET, &k512, err, sizeof(err)), 0);
+	for (int i = 0; i < 3; i++) {
+		addr(&acl_replay[i].net, "127.0.0.1");
+		acl_replay[i].prefix = 32;
+	}
+	acl_replay[0].key = &key;
+	acl_replay[1].key = &k512;
+	acl_replay[2].key = &unknown;	/* okey. */
+
+	n = signed_at(q, &key, 1, now, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mac, ml);
+	n = signed_at(q, &k512, 2, now - 10, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &k512, mac, ml);
+	n = signed_at(q, &unknown, 3, now - 20, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &unknown, mac, ml);
+	cr_assert_eq(seen.n, 3);
+	/* each key's own newest: nkey. hmac-sha256's is now */
+	n = signed_at(q, &key, 4, now - 1, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	cr_assert(strstr(ev.why, "signed 1 s before the newest"), "%s", ev.why);
+	n = signed_at(q, &k512, 5, now - 11, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	n = signed_at(q, &k512, 6, now - 10, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	/* each zone's own newest: an older NOTIFY for another zone passes (out of order
+	 * across zones is normal), and starts that zone's own time */
+	n = notify(q, "other.test.", LDNS_RR_TYPE_SOA, 8, LDNS_PACKET_NOTIFY);
+	cr_assert_eq(tsigkey_sign(&key, q, &n, 1024, NULL, 0, 0, now - 30, mac, &ml), 0);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mac, ml);
+	cr_assert_eq(seen.n, 4);
+	n = notify(q, "other.test.", LDNS_RR_TYPE_SOA, 9, LDNS_PACKET_NOTIFY);
+	cr_assert_eq(tsigkey_sign(&key, q, &n, 1024, NULL, 0, 0, now - 31, mac, &ml), 0);
+	cr_assert_eq(handle_seen(q, n, &seen, 1, r, &rl, &ev), LDNS_RCODE_NOTAUTH);
+	/* no state: the older one passes, as before */
+	n = signed_at(q, &key, 7, now - 1, mac, &ml);
+	cr_assert_eq(handle_seen(q, n, NULL, 1, r, &rl, &ev), LDNS_RCODE_NOERROR);
+	accepted(r, rl, &ev, &key, mac, ml);
+	notify_seen_free(&seen);
+	cr_assert_eq(seen.n, 0);
+	cr_assert_null(seen.keys);
 }

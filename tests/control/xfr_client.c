@@ -166,6 +166,7 @@ static int parse_acl(char *arg)
 static int notify_serve(const char *listen)
 {
 	struct xfr_primary p;
+	struct notify_seen seen = { 0 };	/* replays, as pharos-control keeps them */
 	uint8_t q[65535], r[65535];
 
 	if (xfr_primary_parse(listen, &p) < 0)
@@ -185,8 +186,8 @@ static int notify_serve(const char *listen)
 		size_t rl;
 		if (n < 0)
 			continue;
-		int rc = notify_handle(q, (size_t)n, (struct sockaddr *)&src, acl_lookup, NULL, r,
-				       sizeof(r), &rl, &ev);
+		int rc = notify_handle(q, (size_t)n, (struct sockaddr *)&src, acl_lookup, NULL,
+				       &seen, r, sizeof(r), &rl, &ev);
 		if (rc == 0)
 			sendto(fd, r, rl, 0, (struct sockaddr *)&src, sl);
 		printf("%s accepted=%d serial=%s%u why=%s rc=%d\n", ev.origin[0] ? ev.origin : "-",
