@@ -251,22 +251,14 @@ pop_routes6() {
 		grep -o 'dev v-r[ab]' | awk '{print $2}' | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
+_pop_routes_are() { [ "$("$1")" = "$2" ]; }	# pop_routes|pop_routes6 WANT
+
 pop_wait_routes6() {	# "v-ra v-rb" or "" ; SECS
-	local want=$1 secs=$2 i
-	for ((i = 0; i < secs * 20; i++)); do
-		[ "$(pop_routes6)" = "$want" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	retry_until "$2" _pop_routes_are pop_routes6 "$1"
 }
 
 pop_wait_routes() {	# "HOP HOP" or "" ; SECS
-	local want=$1 secs=$2 i
-	for ((i = 0; i < secs * 20; i++)); do
-		[ "$(pop_routes)" = "$want" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	retry_until "$2" _pop_routes_are pop_routes "$1"
 }
 
 pop_client() {	# POP_CLIENT_NICE: its nice value (the bench's client must keep its pace)
@@ -283,13 +275,10 @@ health_state() {	# SOCK
 	"$PHAROSCTL" -s "$1" -t 10 health 2>/dev/null | sed -n 's/^state: //p'
 }
 
+health_is() { [ "$(health_state "$1")" = "$2" ]; }	# SOCK STATE
+
 health_wait() {	# SOCK STATE SECS
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[ "$(health_state "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	retry_until "$3" health_is "$1" "$2"
 }
 
 pop_ctl() {	# X ARGS...

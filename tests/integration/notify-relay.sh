@@ -45,28 +45,39 @@ done
 start_dataplane() {
 	dataplane_start "$p1" --listen "0.0.0.0:$p2" --listen "[::]:$p3" --workers 2 \
 		--state-dir "$T/state"
-	wait_dns 127.0.0.1 "$p1" two.test. SOA 20
+	wait_dns 127.0.0.1 "$p1" two.test. SOA 20 || fail "pharos-dataplane does not answer"
 }
 
 start_peer() {	# MODE
 	peer_out=$T/peer.$1.out
 	bg_start2 ipc_peer "$peer_out" "$T/peer.$1.err" "$IPC_PEER" "$sock" subscribe "$1"
 	peer_pid=$BG_PID
-	wait_line "$peer_out" "subscribed: subscribed to NOTIFY" "$peer_pid" 10
+	wait_line "$peer_out" "subscribed: subscribed to NOTIFY" "$peer_pid" 10 ||
+		fail "ipc_peer did not subscribe: $(cat "$T/peer.$1.err")"
+}
+
+# Stop the subscriber, and return once the dataplane knows it is gone: its one management
+# thread saw the subscriber's socket close (readable at once) before it accepted the STATUS
+# connection behind it. Without this, a NOTIFY sent meanwhile is relayed to nobody and
+# dropped (relay.c, "the subscriber left meanwhile"): no answer at all, not NOTAUTH.
+stop_peer() {
+	bg_stop "$peer_pid" 5 || fail "ipc_peer did not stop cleanly"
+	peer status >/dev/null || fail "pharos-dataplane does not answer STATUS"
 }
 
 # The peer logged this NOTIFY: "notify ID TRANSPORT SRC DST LEN QID" (from the client's
 # "sent SRC PORT QID" line).
+peer_logged() {	# TRANSPORT SRC_TEXT DST_TEXT QID
+	awk -v t="$1" -v s="$2" -v d="$3" -v q="$4" \
+		'$1 == "notify" && $3 == t && $4 == s && $5 == d && $7 == q { f = 1 }
+		 END { exit !f }' "$peer_out"
+}
+
 peer_saw() {	# SENT_LINE TRANSPORT SRC_TEXT DST_TEXT
-	local qid i
+	local qid
 	qid=$(awk '{ print $4 }' <<<"$1")
-	for ((i = 0; i < 50; i++)); do
-		awk -v t="$2" -v s="$3" -v d="$4" -v q="$qid" \
-			'$1 == "notify" && $3 == t && $4 == s && $5 == d && $7 == q { f = 1 }
-			 END { exit !f }' "$peer_out" && return 0
-		sleep 0.1
-	done
-	fail "the peer did not see the $2 NOTIFY $qid from $3 to $4: $(cat "$peer_out")"
+	retry_until 5 peer_logged "$2" "$3" "$4" "$qid" ||
+		fail "the peer did not see the $2 NOTIFY $qid from $3 to $4: $(cat "$peer_out")"
 }
 
 status_field() {	# WHAT: sum of one counter over every thread
@@ -102,7 +113,7 @@ log "subscriber: UDP (specific, wildcard v4, v6) and TCP (pipelined) get its ans
 
 # A subscriber that is always inside a request (STATUS after STATUS, never idle): the NOTIFYs
 # reach it while it waits for a reply; dpconn hands them over after the reply.
-bg_stop "$peer_pid" 5 || fail "ipc_peer did not stop cleanly"
+stop_peer
 start_peer busy
 sent=$(client udp --server 127.0.0.1 --port "$p1" --expect answer)
 peer_saw "$sent" udp "127.0.0.1:$(awk '{ print $3 }' <<<"$sent")" "127.0.0.1:$p1"
@@ -110,21 +121,18 @@ client tcp --server 127.0.0.1 --port "$p1" --expect answer >/dev/null
 log "a subscriber busy with requests answers NOTIFYs too (queued during its waits)"
 
 # --- 3. only bogus ids: nothing answered -----------------------------------------------------
-bg_stop "$peer_pid" 5 || fail "ipc_peer did not stop cleanly"
+stop_peer
 start_peer bogus
 client udp --server 127.0.0.1 --port "$p1" --expect none >/dev/null
 client tcp --server 127.0.0.1 --port "$p1" --expect none >/dev/null
 [ "$(grep -c '^notify ' "$peer_out")" = 2 ] || fail "the bogus peer did not see 2 NOTIFYs"
-for ((i = 0; i < 50; i++)); do
-	[ "$(status_field notify_dropped)" = 3 ] && break
-	sleep 0.1
-done
-[ "$(status_field notify_dropped)" = 3 ] || fail "notify_dropped is not 3: $(peer status)"
+dropped_is() { [ "$(status_field notify_dropped)" = "$1" ]; }
+retry_until 5 dropped_is 3 || fail "notify_dropped is not 3: $(peer status)"
 [ "$(status_field notify_answered)" = 7 ] || fail "a bogus id was answered: $(peer status)"
 log "answers under bogus ids: nothing sent, the TCP query behind the NOTIFY still answered"
 
 # --- 4. the subscriber gone: NOTAUTH again -------------------------------------------------
-bg_stop "$peer_pid" 5 || fail "ipc_peer did not stop cleanly"
+stop_peer
 client udp --server 127.0.0.1 --port "$p1" --expect notauth >/dev/null
 client tcp --server 127.0.0.1 --port "$p1" --expect notauth >/dev/null
 log "subscriber gone: NOTAUTH again"

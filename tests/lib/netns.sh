@@ -10,6 +10,9 @@
 #   bg_wait PID [SECS]    wait for it to exit by itself (then as bg_stop); returns its status
 #   wait_line FILE TEXT PID SECS   wait until FILE has a line TEXT (PID must stay alive)
 #   wait_dns HOST PORT NAME TYPE SECS   wait until the server answers NOERROR
+#   retry_until SECS CMD...   run CMD until it succeeds, SECS * 10 tries 0.1 s apart at most
+#   dig_again DIG...      run a dig command line again while it gets no reply (exit 9),
+#                         5 times at most; dig_short / soa_serial use it
 #   swap_client_start SERVER ORIGIN S1 S2 [PREFIX...] / swap_client_finish
 #                         queries under zone swaps: every answer one of two serials
 #   swap_zones ORIGIN S1 S2 FILE [RECORD...] / swap_reloads N FILE S1 S2 RELOAD SERIAL
@@ -178,7 +181,7 @@ swap_reloads() {
 		cp "$T/zone.$serial" "$file.new"
 		mv -f "$file.new" "$file"
 		out=$("$reload" 2>&1) || fail "reload $i failed: $out"
-		got=$("$served")
+		got=$("$served") || fail "after reload $i returned, no reply to the serial check"
 		[ "$got" = "$serial" ] || fail "after reload $i returned, serial '$got' is served, not $serial"
 		bg_alive "$SWAP_PID" || break
 	done
@@ -313,14 +316,58 @@ wait_dns() {
 	return 1
 }
 
-# One answer's RDATA lines (dig +short), for quick asserts.
+#   retry_until SECS CMD...
+# Runs CMD until it succeeds: SECS * 10 tries at most, 0.1 s apart (as the polling loops of
+# the tests always counted, so a slow CMD on a loaded machine still gets all its tries),
+# and no new try once 3 * SECS seconds have passed (a CMD slow every time). Returns CMD's
+# last status.
+retry_until() {
+	local n=$(($1 * 10)) end=$((${EPOCHREALTIME//[.,]/} + $1 * 3000000)) i rc
+	shift
+	for ((i = 1; ; i++)); do
+		rc=0
+		"$@" || rc=$?
+		[ "$rc" -ne 0 ] || return 0
+		((i < n && ${EPOCHREALTIME//[.,]/} < end)) || return "$rc"
+		sleep 0.1
+	done
+}
+
+#   dig_again DIG...
+# Runs the dig command line DIG (a prefix such as `ip netns exec NS` included), and again
+# while dig gets no reply (exit 9: a server slow on a loaded machine, a lost datagram, a
+# server not listening yet), 5 times at most, 0.2 s apart: with +time=2 about 10 s. Any
+# reply is final, whatever it says: a wrong answer is never asked again. Prints the output
+# of the run that got a reply and returns dig's status; without a reply, prints nothing
+# (dig's ";; ..." error lines go to stderr). A reply that took more tries is said on stderr.
+dig_again() {
+	local n out rc
+	for ((n = 1; ; n++)); do
+		rc=0
+		out=$("$@") || rc=$?
+		if [ "$rc" -ne 9 ] || ((n >= 5)); then break; fi
+		sleep 0.2
+	done
+	if [ "$rc" -eq 9 ]; then
+		printf '%s: no reply after %d tries: %s\n' "$TEST_NAME" "$n" "$*" >&2
+		printf '%s\n' "$out" | sed 's/^/    /' >&2
+		return "$rc"
+	fi
+	((n == 1)) || printf '%s: a reply at try %d: %s\n' "$TEST_NAME" "$n" "$*" >&2
+	[ -z "$out" ] || printf '%s\n' "$out"
+	return "$rc"
+}
+
+# One answer's RDATA lines (dig +short), for quick asserts; asked again while there is no
+# reply (dig_again).
 dig_short() {
 	local host=$1 port=$2
 	shift 2
-	dig +norec +time=2 +tries=1 +short -p "$port" @"$host" "$@"
+	dig_again dig +norec +time=2 +tries=1 +short -p "$port" @"$host" "$@"
 }
 
-# The SOA serial served for a zone, or empty.
+# The SOA serial served for a zone (asked again while there is no reply: dig_again), or
+# empty (and a non-zero status when no reply came).
 soa_serial() {
 	dig_short "$1" "$2" "$3" SOA | awk 'NR == 1 { print $3 }'
 }

@@ -51,6 +51,7 @@ until_serial "$port" "$zone" 10 "good AXFR"
 until_field "$zone" state ok "good AXFR"
 
 failures() { grep -c "zone $zone: transfer failed: " "$ctl_log" || true; }
+failed_since() { [ "$(failures)" -gt "$1" ] && field_is "$zone" state retrying; }	# COUNT
 
 # --- 2. every broken mode ---------------------------------------------------------------------------
 serial=10
@@ -60,10 +61,7 @@ for mode in garbage truncated outside badtsig oversize backwards drop silent; do
 	printf 'mode %s\nserial %s\nadd m-%s 300 IN A 192.0.2.%s\n' "$mode" "$serial" "$mode" \
 		"$serial" >"$T/control"
 	ctl zone-refresh "$zone" >/dev/null || fail "$mode: zone-refresh refused"
-	for ((i = 0; i < SEC_WAIT * 10; i++)); do
-		[ "$(failures)" -gt "$before" ] && [ "$(zone_field "$zone" state)" = retrying ] && break
-		sleep 0.1
-	done
+	retry_until "$SEC_WAIT" failed_since "$before" || true	# counted just below
 	[ "$(failures)" -eq $((before + 1)) ] ||
 		fail "$mode: expected one failure line, got $(($(failures) - before))"
 	line=$(grep "zone $zone: transfer failed: " "$ctl_log" | tail -n1)
@@ -99,7 +97,8 @@ done
 # then the next serial deletes the ghost: the IXFR deletes what we do not have.
 printf 'mode good\nserial %s\nadd ghost 300 IN A 192.0.2.66\n' "$serial" >"$T/control"
 # the primary remembers that version when it answers it (queries to it must be signed)
-dig +short -y "hmac-sha256:xfr-key:$secret" -p "$bport" @127.0.0.1 "$zone" SOA >/dev/null
+dig_again dig +time=2 +tries=1 +short -y "hmac-sha256:xfr-key:$secret" -p "$bport" @127.0.0.1 \
+	"$zone" SOA >/dev/null || fail "the primary does not answer a signed SOA query"
 serial=$((serial + 1))
 printf 'mode good\nserial %s\n' "$serial" >"$T/control"
 ctl zone-refresh "$zone" >/dev/null

@@ -48,6 +48,11 @@ sed -i '$d; s/journal-content: none/journal-content: changes/' "$T/knot.conf"	# 
 knot_start knotd "$T/knot.conf" "$T/knotd.log"	# stopped by PID at exit
 wait_dns 127.0.0.1 "$kport" a.test. SOA 20 || fail "knotd does not answer"
 kc() { knotc -c "$T/knot.conf" "$@"; }
+kc_add_a() {	# ZONE NAME ADDRESS: one transaction adding NAME A ADDRESS (knotd bumps the serial)
+	kc zone-begin "$1" >/dev/null
+	kc zone-set "$1" "$2" 300 A "$3" >/dev/null
+	kc zone-commit "$1" >/dev/null
+}
 
 write_conf() {	# SECRET-OF-THE-KEY
 	{
@@ -76,10 +81,8 @@ wait_log "zone a.test.: AXFR from 127.0.0.1#$kport, serial 1" "the second primar
 log "AXFR from knotd: a.test. (after its dead first primary) and b.test. (TSIG) serve serial 1"
 
 # --- 2. knotc change -> NOTIFY -> IXFR ----------------------------------------------------------
-kc zone-begin a.test. >/dev/null
-kc zone-set a.test. new 300 A 192.0.2.99 >/dev/null
-kc zone-commit a.test. >/dev/null
-new=$(soa_serial 127.0.0.1 "$kport" a.test.)
+kc_add_a a.test. new 192.0.2.99
+new=$(soa_serial 127.0.0.1 "$kport" a.test.) || fail "knotd does not answer the SOA of a.test."
 [ "$new" != 1 ] || fail "knotc commit did not bump the serial"
 until_serial "$port" a.test. "$new" "NOTIFY after knotc zone-commit"
 [ "$(dig_short 127.0.0.1 "$port" new.a.test. A)" = 192.0.2.99 ] || fail "new.a.test. not served"
@@ -88,11 +91,9 @@ wait_log "zone a.test.: IXFR from 127.0.0.1#$kport, serial $new" "IXFR after the
 [ "$(zone_field a.test. serial-lag)" = 0 ] || fail "serial-lag not 0"
 log "knotc commit -> NOTIFY -> IXFR: a.test. serves serial $new"
 wait_log "zone a.test.: compacted into a new base image, serial $new (loaded)" "compaction"
-for ((i = 0; i < SEC_WAIT * 10; i++)); do	# the state file is written after the load
-	grep -qx "base $T/state/a.test.$new.img" "$T/state/a.test.state" && break
-	sleep 0.1
-done
-grep -qx "base $T/state/a.test.$new.img" "$T/state/a.test.state" || fail "state: base not compacted"
+# the state file is written after the load
+retry_until "$SEC_WAIT" grep -qx "base $T/state/a.test.$new.img" "$T/state/a.test.state" ||
+	fail "state: base not compacted"
 grep -qx "delta -" "$T/state/a.test.state" || fail "state file still names a delta"
 ! ls "$T"/state/a.test.*.delta >/dev/null 2>&1 || fail "delta files left after compaction"
 [ "$(dig_short 127.0.0.1 "$port" new.a.test. A)" = 192.0.2.99 ] || fail "compaction lost new.a.test."
@@ -102,9 +103,7 @@ log "background compaction: a.test. base + delta folded into a.test.$new.img"
 # --- 3. wrong TSIG key: fails with a log line, the old serial is kept ---------------------------
 write_conf "$wrong"
 ctl reload >/dev/null || fail "reload with the wrong secret refused"
-kc zone-begin b.test. >/dev/null
-kc zone-set b.test. new 300 A 192.0.2.98 >/dev/null
-kc zone-commit b.test. >/dev/null
+kc_add_a b.test. new 192.0.2.98
 wait_log "NOTIFY for b.test. from 127.0.0.1#" "a NOTIFY signed with the other key"
 grep "NOTIFY for b.test. from" "$ctl_log" | sed 's/^/    /'
 ctl zone-refresh b.test. >/dev/null || fail "zone-refresh refused"
@@ -117,13 +116,11 @@ until_field b.test. last-result failed "wrong key"
 log "wrong TSIG key: refused, one log line, serial 1 still served"
 write_conf "$secret"
 ctl reload >/dev/null || fail "reload with the good secret refused"
-kc zone-begin b.test. >/dev/null
-kc zone-set b.test. newer 300 A 192.0.2.97 >/dev/null
-kc zone-commit b.test. >/dev/null
-until_serial "$port" b.test. "$(soa_serial 127.0.0.1 "$kport" b.test.)" \
-	"the good key again, signed NOTIFY"
+kc_add_a b.test. newer 192.0.2.97
+bnew=$(soa_serial 127.0.0.1 "$kport" b.test.) || fail "knotd does not answer the SOA of b.test."
+until_serial "$port" b.test. "$bnew" "the good key again, signed NOTIFY"
 wait_log "zone b.test.: NOTIFY from 127.0.0.1#" "signed NOTIFY accepted"
-log "the good key again: a signed NOTIFY brings serial $(soa_serial 127.0.0.1 "$port" b.test.)"
+log "the good key again: a signed NOTIFY brings serial $bnew"
 
 # --- 4. zone-retransfer: AXFR ---------------------------------------------------------------------
 ctl zone-retransfer a.test. >/dev/null || fail "zone-retransfer refused"

@@ -93,10 +93,8 @@ bg_stop "$p_pid" >/dev/null || true
 stop_clean pharos-control "$ctl_pid"
 stop_clean pharos-dataplane "$dp_pid"
 dataplane_start "$port" --state-dir "$T/state"
-for ((i = 0; i < 100; i++)); do
-	[ -n "$(rcode "$port" p.test. SOA)" ] && break
-	sleep 0.1
-done
+answers() { [ -n "$(rcode "$@")" ]; }	# PORT NAME TYPE: any RCODE
+retry_until 10 answers "$port" p.test. SOA || fail "restarted dataplane does not answer"
 [ "$(soa_serial 127.0.0.1 "$port" p.test.)" = 7 ] || fail "restarted dataplane: p.test. not at 7"
 [ "$(rcode "$port" e.test. SOA)" = SERVFAIL ] || fail "restarted dataplane: e.test. not expired"
 control_start
