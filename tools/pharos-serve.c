@@ -157,40 +157,25 @@ static int serve_args(int argc, char **argv, struct serve *s)
 	if (s->listen == NULL || s->service == NULL)
 		return 1;
 	while ((ch = getopt_long(argc, argv, "l:w:c:h", longopts, NULL)) != -1) {
-		if (ch == 'l')
-			s->listen[s->nlisten++] = optarg;
-		else if (ch == 'w')
-			s->workers = optarg;
-		else if (ch == 'c')
-			s->control_sock = optarg;
-		else if (ch == 'b')
-			s->backend = optarg;
-		else if (ch == 'i')
-			s->iface = optarg;
-		else if (ch == 'e')
-			s->eal = optarg;
-		else if (ch == 'S')
-			s->service[s->nservice++] = optarg;
-		else if (ch == 'C')
-			s->cpus = optarg;
-		else if (ch == 'B')
-			s->busy_poll = 1;
-		else if (ch == 'N')
-			s->nsid = optarg;
-		else if (ch == 'D')
-			s->identity = optarg;
-		else if (ch == 'V')
-			s->version = optarg;
-		else if (ch == 'n')
-			s->hide_nsid = 1;
-		else if (ch == 'd')
-			s->hide_identity = 1;
-		else if (ch == 'v')
-			s->hide_version = 1;
-		else if (ch == 'h')
-			return serve_usage(stdout), -1;
-		else
-			return 2;
+		switch (ch) {
+		case 'l': s->listen[s->nlisten++] = optarg; break;
+		case 'w': s->workers = optarg; break;
+		case 'c': s->control_sock = optarg; break;
+		case 'b': s->backend = optarg; break;
+		case 'i': s->iface = optarg; break;
+		case 'e': s->eal = optarg; break;
+		case 'S': s->service[s->nservice++] = optarg; break;
+		case 'C': s->cpus = optarg; break;
+		case 'B': s->busy_poll = 1; break;
+		case 'N': s->nsid = optarg; break;
+		case 'D': s->identity = optarg; break;
+		case 'V': s->version = optarg; break;
+		case 'n': s->hide_nsid = 1; break;
+		case 'd': s->hide_identity = 1; break;
+		case 'v': s->hide_version = 1; break;
+		case 'h': return serve_usage(stdout), -1;
+		default: return 2;
+		}
 	}
 	if ((s->nlisten == 0 && s->nservice == 0) || optind == argc)
 		return 2;
