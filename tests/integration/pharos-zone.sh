@@ -153,26 +153,16 @@ expect_rc 1 "compile of a zone with a syntax error"
 log "compile: a refused zone writes nothing"
 
 # --- compile -> dump -> compile: the same image ------------------------------------------------------
-# Copy compiled_at (header offset 56) from A into B and recompute B's checksum (offset 24,
-# CRC-32 of [32, end)); then A and B must be equal byte for byte (cmp).
+# Copy compiled_at (header offset 56) from A into B and recompute B's checksum
+# (tests/lib/imgsum.py); then A and B must be equal byte for byte (cmp).
 same_image() {	# A B
-	"$PY" - "$1" "$2" "$2.norm" <<-'EOF'
-	import struct, sys
-	def crc32c(data):	# the image checksum: CRC-32C (doc/zone-image.md)
-	    t = [0] * 256
-	    for i in range(256):
-	        c = i
-	        for _ in range(8):
-	            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-	        t[i] = c
-	    c = 0xFFFFFFFF
-	    for x in data:
-	        c = t[(c ^ x) & 0xFF] ^ (c >> 8)
-	    return c ^ 0xFFFFFFFF
+	PYTHONPATH="$here/../lib" "$PY" - "$1" "$2" "$2.norm" <<-'EOF'
+	import sys
+	from imgsum import reseal
 	a = open(sys.argv[1], "rb").read()
 	b = bytearray(open(sys.argv[2], "rb").read())
 	b[56:60] = a[56:60]
-	struct.pack_into("<I", b, 24, crc32c(bytes(b[32:])))
+	reseal(b)
 	open(sys.argv[3], "wb").write(b)
 	EOF
 	cmp "$1" "$2.norm"
@@ -213,25 +203,15 @@ patch() {	# SRC DST OFFSET BYTES(printf %b)
 }
 # Rewrite one u32 field and make the checksum right again: only the verifier can tell.
 patch_field() {	# SRC DST OFFSET VALUE [relative to the NAMES section: 1]
-	"$PY" - "$@" <<-'EOF'
+	PYTHONPATH="$here/../lib" "$PY" - "$@" <<-'EOF'
 	import struct, sys
-	def crc32c(data):	# the image checksum: CRC-32C (doc/zone-image.md)
-	    t = [0] * 256
-	    for i in range(256):
-	        c = i
-	        for _ in range(8):
-	            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-	        t[i] = c
-	    c = 0xFFFFFFFF
-	    for x in data:
-	        c = t[(c ^ x) & 0xFF] ^ (c >> 8)
-	    return c ^ 0xFFFFFFFF
+	from imgsum import reseal
 	src, dst, off, val = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 	b = bytearray(open(src, "rb").read())
 	if len(sys.argv) > 5:
 	    off += struct.unpack_from("<I", b, 64)[0]	# sec[0].off: NAMES
 	struct.pack_into("<I", b, off, val)
-	struct.pack_into("<I", b, 24, crc32c(bytes(b[32:])))
+	reseal(b)
 	open(dst, "wb").write(b)
 	EOF
 }
