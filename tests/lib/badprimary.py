@@ -59,6 +59,8 @@ import dns.rrset
 import dns.tsig
 import dns.zone
 
+from dnscompare import recv_exact  # tests/lib, next to this file
+
 MODES = ('good', 'garbage', 'truncated', 'outside', 'badtsig', 'oversize', 'backwards',
          'drop', 'ixfr-refused', 'ixfr-full', 'silent', 'udp-tc', 'sparse-tsig')
 
@@ -291,24 +293,15 @@ class Primary:
                 sys.stderr.write('badprimary: udp: %r\n' % e)
 
     def tcp_conn(self, c):
-        def recv(n):
-            b = b''
-            while len(b) < n:
-                x = c.recv(n - len(b))
-                if not x:
-                    return None
-                b += x
-            return b
-
         def send(w):
             c.sendall(struct.pack('!H', len(w)) + w)
 
         try:
             while True:
-                lb = recv(2)
+                lb = recv_exact(c, 2)
                 if lb is None:
                     break
-                wire = recv(struct.unpack('!H', lb)[0])
+                wire = recv_exact(c, struct.unpack('!H', lb)[0])
                 if wire is None:
                     break
                 q, err = self.parse(wire)
